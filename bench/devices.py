@@ -1,0 +1,42 @@
+"""Devices the suite can run on (the chapter's section 9), and why one cannot be used here."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def unavailable_reason(device: str) -> str | None:
+    """None when ``device`` can run here; else the exact reason it cannot."""
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        if torch.version.cuda is None:
+            return f"CUDA unavailable: this torch build ({torch.__version__}) has no CUDA support"
+        if not torch.cuda.is_available():
+            return (f"CUDA unavailable: torch {torch.__version__} is built for CUDA {torch.version.cuda}, "
+                    "but torch.cuda.is_available() is False (no GPU or driver visible)")
+        return None
+    return f"unknown device {device!r}"
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for every kernel queued on ``device`` (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def ieee_float32():
+    """Full float32 precision on CUDA: no TF32 in cuDNN convolutions or cuBLAS matmuls.
+
+    cuDNN allows TF32 (10-bit mantissa) for float32 convolutions by default, which is far outside
+    float32 tolerance; verification compares with references, so it turns TF32 off.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
