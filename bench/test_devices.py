@@ -1,0 +1,34 @@
+"""Training on a GPU (the chapter's section 9): an accelerator computes what the CPU computes.
+
+Forward, gradients and an SGD-with-momentum step on CUDA agree with the CPU's within float32
+tolerance (TF32 off, see bench.devices.ieee_float32). Skipped with the reason without CUDA.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from bench.batches import class_targets, images, seeded_model
+from bench.tolerances import assert_close
+
+
+def _train_step(model_name, device, batch_size):
+    net = seeded_model(model_name, device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = images(model_name, batch_size, device)
+    target = class_targets(model_name, batch_size, device)
+    optimizer.zero_grad()
+    out = net(x)
+    F.cross_entropy(out, target).backward()
+    grads = {name: p.grad.detach().clone() for name, p in net.named_parameters()}
+    optimizer.step()
+    return out.detach(), grads, dict(net.named_parameters())
+
+
+def test_accelerator_agrees_with_cpu(model_name, accelerator, batch_size):
+    out_cpu, grads_cpu, params_cpu = _train_step(model_name, "cpu", batch_size)
+    out_acc, grads_acc, params_acc = _train_step(model_name, accelerator, batch_size)
+    assert out_acc.device.type == accelerator
+    assert_close(out_acc, out_cpu.double(), torch.float32, "logits")
+    for name in grads_cpu:
+        assert_close(grads_acc[name], grads_cpu[name].double(), torch.float32, f"d {name}")
+        assert_close(params_acc[name], params_cpu[name].double(), torch.float32, f"{name} after the step")

@@ -1,0 +1,46 @@
+"""The option parsers behind --device and --batch-sizes (bench.options)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.options import parse_batch_sizes, parse_devices
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("cpu", ("cpu",)), ("cpu,cuda", ("cpu", "cuda")), (" CUDA , cpu ", ("cuda", "cpu")), ("cpu,cpu", ("cpu",)),
+])
+def test_parse_devices(text, expected):
+    assert parse_devices(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ",", "gpu", "cpu,tpu", "cuda:0"])
+def test_parse_devices_rejects(text):
+    with pytest.raises(ValueError, match="accepted"):
+        parse_devices(text)
+
+
+@pytest.mark.parametrize("text, expected", [("1", (1,)), ("1,4,64", (1, 4, 64)), (" 8 , 2 ", (8, 2)), ("4,4", (4,))])
+def test_parse_batch_sizes(text, expected):
+    assert parse_batch_sizes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0", "-4", "4.5", "four", "1,,x", "1e3"])
+def test_parse_batch_sizes_rejects(text):
+    with pytest.raises(ValueError, match="positive integer"):
+        parse_batch_sizes(text)
+
+
+@pytest.mark.parametrize("option", ["--device=gpu", "--batch-sizes=0"])
+def test_bad_option_is_a_one_line_usage_error(option):
+    # Run pytest as a user would; the error is one line, with no traceback, and exit status 4.
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench", option, "--collect-only", "-q"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ERROR: "), lines
+    assert "accepted" in lines[0]
