@@ -1,39 +1,75 @@
-"""The suite's command-line options and shared fixtures.
+"""The suite's command-line options, case parametrization, machine info and end-of-run table.
 
-Options (see ``pytest --help``, section "blitzbench"):
-  --device        comma list of devices to run on (cpu, cuda); default: both. CUDA cases are
-                  skipped with the reason where CUDA is unavailable.
-  --batch-sizes   comma list of positive integers; default for verification cases: 1,4,64.
-
-Cases that take the fixtures ``model_name``, ``device`` and ``batch_size`` are parametrized over
-them here, in that order, so their ids read like ``chapter_net-cpu-bs4``.
+Options: see ``pytest --help``, section "blitzbench", or the README. Cases that take the
+fixtures ``model_name``, ``device`` and ``batch_size`` are parametrized over them here, in that
+order, so their ids read like ``chapter_net-cpu-bs4``; benchmark cases take ``bench_case``, one
+point of the grid model x device x batch size x phase (x dtype, memory format, compile mode).
 """
 
 from __future__ import annotations
 
-import pytest
+import itertools
+from datetime import datetime
+from pathlib import Path
 
-from bench import devices, options
+import pytest
+import torch
+
+from bench import devices, machine, options, results_store, summary_table, timing, workloads
 from reference_models import MODELS
+
+PHASE_CHOICES = workloads.PHASES
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("blitzbench", "blitzbench: PyTorch fundamentals verification and benchmarks")
-    group.addoption("--device", default=",".join(options.KNOWN_DEVICES), metavar="LIST",
-                    help="comma-separated devices to run on, from: cpu, cuda (default: cpu,cuda; "
-                         "CUDA cases are skipped with the reason where CUDA is unavailable)")
-    group.addoption("--batch-sizes", default=None, metavar="LIST",
-                    help="comma-separated positive batch sizes (default for verification cases: "
-                         + ",".join(map(str, options.VERIFICATION_BATCH_SIZES)) + ")")
+    add = group.addoption
+    add("--device", default=",".join(options.KNOWN_DEVICES), metavar="LIST",
+        help="comma-separated devices to run on, from: cpu, cuda (default: cpu,cuda; "
+             "CUDA cases are skipped with the reason where CUDA is unavailable)")
+    add("--batch-sizes", default=None, metavar="LIST",
+        help="comma-separated positive batch sizes (default: "
+             + ",".join(map(str, options.BENCHMARK_BATCH_SIZES)) + " for benchmarks, "
+             + ",".join(map(str, options.VERIFICATION_BATCH_SIZES)) + " for verification)")
+    add("--models", default=",".join(MODELS), metavar="LIST",
+        help=f"comma-separated models, from: {', '.join(MODELS)} (default: all)")
+    add("--phases", default=",".join(PHASE_CHOICES), metavar="LIST",
+        help=f"comma-separated benchmark phases, from: {', '.join(PHASE_CHOICES)} (default: all)")
+    add("--dtypes", default="float32", metavar="LIST",
+        help=f"comma-separated benchmark dtypes, from: {', '.join(workloads.DTYPES)} "
+             "(default: float32; bfloat16 and float16 are autocast, on CUDA only)")
+    add("--memory-formats", default="contiguous", metavar="LIST",
+        help=f"comma-separated benchmark memory formats, from: {', '.join(workloads.MEMORY_FORMATS)} "
+             "(default: contiguous)")
+    add("--compile-modes", default="eager", metavar="LIST",
+        help=f"comma-separated, from: {', '.join(workloads.COMPILE_MODES)} "
+             "(default: eager; compiled wraps the model in torch.compile)")
+    add("--quick", action="store_true",
+        help="benchmark every model and phase at batch sizes "
+             + ",".join(map(str, options.QUICK_BATCH_SIZES)) + " only, with shorter timing")
+    add("--results-dir", default="results", metavar="DIR",
+        help="where each benchmark run is saved as pytest-benchmark JSON, with its table as "
+             "Markdown (default: results)")
 
 
 def pytest_configure(config):
+    get = config.getoption
     try:
-        config.blitz_devices = options.parse_devices(config.getoption("--device"))
-        text = config.getoption("--batch-sizes")
+        config.blitz_devices = options.parse_devices(get("--device"))
+        text = get("--batch-sizes")
         config.blitz_batch_sizes = options.parse_batch_sizes(text) if text is not None else None
+        config.blitz_models = options.parse_choices(get("--models"), "--models", tuple(MODELS))
+        config.blitz_phases = options.parse_choices(get("--phases"), "--phases", PHASE_CHOICES)
+        config.blitz_dtypes = options.parse_choices(get("--dtypes"), "--dtypes", workloads.DTYPES)
+        config.blitz_memory_formats = options.parse_choices(
+            get("--memory-formats"), "--memory-formats", workloads.MEMORY_FORMATS)
+        config.blitz_compile_modes = options.parse_choices(
+            get("--compile-modes"), "--compile-modes", workloads.COMPILE_MODES)
+        config.blitz_results_dir = options.parse_results_dir(get("--results-dir"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
+    config.blitz_started = datetime.now()
+    config.blitz_peaks = {}
 
 
 def device_param(device: str):
@@ -45,10 +81,34 @@ def device_param(device: str):
     return pytest.param(device, marks=marks, id=device)
 
 
+def benchmark_batch_sizes(config) -> tuple[int, ...]:
+    if config.blitz_batch_sizes:
+        return config.blitz_batch_sizes
+    return options.QUICK_BATCH_SIZES if config.getoption("--quick") else options.BENCHMARK_BATCH_SIZES
+
+
+def bench_case_params(config):
+    quick = config.getoption("--quick")
+    grid = itertools.product(config.blitz_models, config.blitz_devices, benchmark_batch_sizes(config),
+                             config.blitz_phases, config.blitz_dtypes, config.blitz_memory_formats,
+                             config.blitz_compile_modes)
+    for model, device, batch_size, phase, dtype, memory_format, compile_mode in grid:
+        case = workloads.Case(model, device, batch_size, phase, dtype, memory_format, compile_mode)
+        marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick))]
+        if device == "cuda":
+            marks.append(pytest.mark.cuda)
+        reason = devices.unavailable_reason(device) or case.unsupported_reason()
+        if reason:
+            marks.append(pytest.mark.skip(reason=reason))
+        yield pytest.param(case, marks=marks, id=case.id)
+
+
 def pytest_generate_tests(metafunc):
     config = metafunc.config
+    if "bench_case" in metafunc.fixturenames:
+        metafunc.parametrize("bench_case", list(bench_case_params(config)))
     if "model_name" in metafunc.fixturenames:
-        metafunc.parametrize("model_name", list(MODELS), ids=list(MODELS))
+        metafunc.parametrize("model_name", list(config.blitz_models))
     if "device" in metafunc.fixturenames:
         metafunc.parametrize("device", [device_param(d) for d in config.blitz_devices])
     if "accelerator" in metafunc.fixturenames:
@@ -70,3 +130,81 @@ def _ieee_float32_for_verification(request):
         return
     with devices.ieee_float32():
         yield
+
+
+@pytest.fixture
+def matmul_peak(request):
+    """The device's measured float32 matmul peak, measured once per session (lazily)."""
+    from bench.peak import measure_matmul_peak
+
+    peaks = request.config.blitz_peaks
+
+    def peak(device: str) -> dict:
+        if device not in peaks:
+            peaks[device] = measure_matmul_peak(device)
+        return peaks[device]
+
+    return peak
+
+
+@pytest.fixture
+def quick(request) -> bool:
+    return request.config.getoption("--quick")
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info.update(machine.describe(peaks=config.blitz_peaks))
+
+
+def _ran_benchmarks(config) -> list:
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or session.disabled:
+        return []
+    return [b for b in session.benchmarks if b and not b.has_error]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
+def pytest_terminal_summary(terminalreporter, config):
+    """Save the run (pytest-benchmark JSON) and print and save the CPU-beside-CUDA table."""
+    benchmarks = _ran_benchmarks(config)
+    if not benchmarks:
+        return  # a run that benchmarked nothing saves nothing
+    session = config._benchmarksession
+    output = config.hook.pytest_benchmark_generate_json(
+        config=config, benchmarks=benchmarks, include_data=True, machine_info=session.get_machine_info(),
+        commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
+    ran_devices = [d for d in config.blitz_devices if any(b.extra_info.get("device") == d for b in benchmarks)]
+    stem = results_store.run_stem(config.blitz_started, torch.__version__, ran_devices)
+    json_path = results_store.save_run(output, config.blitz_results_dir, stem)
+    not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
+    not_run = {d: r or "no case ran there" for d, r in not_run.items()}
+    legend = summary_table.legend(config.blitz_peaks, not_run)
+    table = summary_table.throughput_table(output["benchmarks"], list(config.blitz_devices))
+    markdown = summary_table.throughput_table(output["benchmarks"], list(config.blitz_devices), fmt="github")
+    md_path = results_store.write_atomic(Path(config.blitz_results_dir) / f"{stem}.md", _markdown_page(
+        output, stem, markdown, legend))
+    tr = terminalreporter
+    tr.section("throughput: samples/s per device (blitzbench)")
+    if table:
+        tr.write_line(table)
+        tr.write_line(legend)
+    tr.write_line(f"saved: {json_path}")
+    tr.write_line(f"table: {md_path}")
+
+
+def _markdown_page(output: dict, stem: str, table: str, legend: str) -> str:
+    info = output["machine_info"]
+    lines = [
+        f"# Throughput: {stem}",
+        "",
+        f"torch {info.get('torch_version')}, torchvision {info.get('torchvision_version')}, "
+        f"CPU: {info.get('cpu_model')} ({info.get('torch_threads')} threads)"
+        + (f", GPU: {info.get('gpu_name')} (CUDA {info.get('cuda_version')}, cuDNN {info.get('cudnn_version')})"
+           if info.get("gpu_name") else ", no GPU")
+        + f"; run started {output.get('datetime', '')[:19]} UTC.",
+        "",
+        table or "(no throughput cases)",
+        "",
+    ]
+    lines += [f"{line}  " for line in legend.splitlines()]
+    return "\n".join(lines) + "\n"

@@ -7,23 +7,33 @@ pytest usage error.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 KNOWN_DEVICES = ("cpu", "cuda")
 VERIFICATION_BATCH_SIZES = (1, 4, 64)
+BENCHMARK_BATCH_SIZES = (1, 4, 64, 256, 1024)
+QUICK_BATCH_SIZES = (4, 64)
 
 
 def _items(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def parse_devices(text: str) -> tuple[str, ...]:
-    """'cpu,cuda' -> ('cpu', 'cuda'); each a known device, no repeats, at least one."""
+def parse_choices(text: str, option: str, accepted) -> tuple[str, ...]:
+    """'a,b' -> ('a', 'b'), each one of ``accepted`` (case-insensitive), no repeats, at least one."""
+    listed = ", ".join(accepted)
     items = [item.lower() for item in _items(text)]
     if not items:
-        raise ValueError(f"--device needs a comma-separated list; accepted devices: {', '.join(KNOWN_DEVICES)}")
-    unknown = [item for item in items if item not in KNOWN_DEVICES]
+        raise ValueError(f"{option} needs a comma-separated list; accepted: {listed}")
+    unknown = [item for item in items if item not in accepted]
     if unknown:
-        raise ValueError(f"--device: unknown device {unknown[0]!r}; accepted: {', '.join(KNOWN_DEVICES)} (comma-separated)")
+        raise ValueError(f"{option}: unknown value {unknown[0]!r}; accepted: {listed} (comma-separated)")
     return tuple(dict.fromkeys(items))
+
+
+def parse_devices(text: str) -> tuple[str, ...]:
+    """'cpu,cuda' -> ('cpu', 'cuda')."""
+    return parse_choices(text, "--device", KNOWN_DEVICES)
 
 
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
@@ -41,3 +51,13 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
             raise ValueError(f"--batch-sizes: {item!r} is not a positive integer; accepted: positive integers, comma-separated, such as 1,4,64")
         sizes.append(size)
     return tuple(dict.fromkeys(sizes))
+
+
+def parse_results_dir(text: str) -> Path:
+    """A folder to save runs in: it may not exist yet, but must not be a file."""
+    if not text.strip():
+        raise ValueError("--results-dir needs a folder path")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--results-dir: {text!r} is a file; accepted: a folder (created if missing)")
+    return path

@@ -1,0 +1,162 @@
+"""What a benchmark case runs: the parts of the chapter's training step (section 6), one at a time.
+
+A :class:`Case` is a point in the grid model x device x batch size x phase (x dtype, memory
+format, compile mode). :func:`build` turns it into a :class:`Workload`: the model, its
+optimizer (SGD with momentum, as in the tutorial) and a batch on the device, and the callable
+that is timed:
+
+  forward     net(x) in train mode, autograd recording, as in training
+  inference   net(x) in eval mode under torch.inference_mode()
+  backward    loss.backward() alone; ``setup`` builds a fresh graph (zero_grad, forward, loss)
+              before each round, outside the timed region
+  step        optimizer.step() alone, with the gradients of one backward left in place
+  train_step  zero_grad, forward, loss, backward, step: the chapter's loop body
+
+Nothing here times anything; bench.timing does, and :meth:`Workload.check` makes sure the
+computation is right before it is timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bench.batches import class_targets, images, seeded_model
+from reference_models import MODELS
+
+PHASES = ("forward", "inference", "backward", "step", "train_step")
+DTYPES = ("float32", "bfloat16", "float16")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+COMPILE_MODES = ("eager", "compiled")
+LEARNING_RATE, MOMENTUM = 0.001, 0.9  # the tutorial's optimizer
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    device: str
+    batch_size: int
+    phase: str
+    dtype: str = "float32"
+    memory_format: str = "contiguous"
+    compile_mode: str = "eager"
+
+    @property
+    def id(self) -> str:
+        """Like ``chapter_net-cpu-bs64-train_step``; non-default axes are appended."""
+        parts = [self.model, self.device, f"bs{self.batch_size}", self.phase]
+        parts += [v for v, default in ((self.dtype, "float32"), (self.memory_format, "contiguous"),
+                                       (self.compile_mode, "eager")) if v != default]
+        return "-".join(parts)
+
+    def unsupported_reason(self) -> str | None:
+        """Why this combination is not benchmarked, or None."""
+        if self.dtype != "float32" and self.device != "cuda":
+            return f"{self.dtype} autocast is benchmarked on CUDA only; {self.device} cases run in float32"
+        return None
+
+
+class Workload:
+    def __init__(self, case: Case):
+        self.case = case
+        spec = MODELS[case.model]
+        self.num_classes = spec.num_classes
+        self.net = seeded_model(case.model, case.device)
+        self.x = images(case.model, case.batch_size, case.device)
+        if case.memory_format == "channels_last":
+            self.net = self.net.to(memory_format=torch.channels_last)
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.target = class_targets(case.model, case.batch_size, case.device)
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+        self.forward_fn = torch.compile(self.net) if case.compile_mode == "compiled" else self.net
+        if case.phase == "inference":
+            self.net.eval()
+        else:
+            self.net.train()
+
+    def autocast(self):
+        """Mixed precision for the bfloat16 / float16 axes (CUDA autocast); nothing for float32."""
+        if self.case.dtype == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.case.device, dtype=getattr(torch, self.case.dtype))
+
+    def loss(self) -> torch.Tensor:
+        with self.autocast():
+            out = self.forward_fn(self.x)
+            return F.cross_entropy(out, self.target)
+
+    # -- the timed callables -------------------------------------------------------------------
+    def forward(self):
+        with self.autocast():
+            return self.forward_fn(self.x)
+
+    def inference(self):
+        with torch.inference_mode(), self.autocast():
+            return self.forward_fn(self.x)
+
+    def fresh_graph(self):
+        """pytest-benchmark pedantic ``setup``: a new graph for the next timed backward."""
+        self.optimizer.zero_grad(set_to_none=True)
+        return (self.loss(),), {}
+
+    @staticmethod
+    def backward(loss: torch.Tensor):
+        loss.backward()
+
+    def step(self):
+        self.optimizer.step()
+
+    def train_step(self):
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss()
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    @property
+    def timed(self):
+        return getattr(self, self.case.phase)
+
+    # -- what is about to be timed ---------------------------------------------------------------
+    def check(self) -> None:
+        """Run the phase once and check its result; AssertionError says what is wrong."""
+        n, c = self.case.batch_size, self.num_classes
+        phase = self.case.phase
+        if phase in ("forward", "inference"):
+            out = self.timed()
+            assert out.shape == (n, c), f"output shape {tuple(out.shape)}, expected {(n, c)}"
+            assert torch.isfinite(out).all(), "output has non-finite values"
+            assert out.requires_grad == (phase == "forward"), f"{phase}: autograd recording is {out.requires_grad}"
+        elif phase == "backward":
+            (loss,), _ = self.fresh_graph()
+            assert math.isfinite(loss.item()), f"loss is {loss.item()}"
+            self.backward(loss)
+            self._check_gradients()
+        elif phase == "step":
+            self.fresh_graph()[0][0].backward()  # gradients to step with, left in place
+            self._check_gradients()
+            before = [p.detach().clone() for p in self.net.parameters()]
+            self.step()
+            moved = any(not torch.equal(b, p) for b, p in zip(before, self.net.parameters()))
+            assert moved, "optimizer.step() left every parameter unchanged"
+            assert all(torch.isfinite(p).all() for p in self.net.parameters()), "parameters became non-finite"
+        elif phase == "train_step":
+            loss = self.train_step()
+            assert math.isfinite(loss.item()), f"loss is {loss.item()}"
+            self._check_gradients()
+        else:
+            raise AssertionError(f"unknown phase {phase!r}")
+
+    def _check_gradients(self) -> None:
+        for name, p in self.net.named_parameters():
+            assert p.grad is not None, f"{name} has no gradient"
+            assert torch.isfinite(p.grad).all(), f"{name} has a non-finite gradient"
+
+    def prepare(self) -> None:
+        """State the timed callable expects: for ``step``, gradients in place."""
+        if self.case.phase == "step" and any(p.grad is None for p in self.net.parameters()):
+            self.fresh_graph()[0][0].backward()
