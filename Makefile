@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test clean
+.PHONY: venv bench test gpu-check clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,25 @@ bench: venv
 # The whole verification suite, with every benchmark run once as a smoke test (untimed).
 test: venv
 	$(PY) -m pytest bench tests --benchmark-disable $(ARGS)
+
+# For a machine with an NVIDIA GPU, offline: the verification suite's CUDA cases, the quick
+# benchmark set on CPU and CUDA (for the CUDA ÷ CPU column), and the fidelity cross-check on
+# both devices. Writes its JSON and Markdown into $$OUT when set, else results/. Uses .venv's
+# python when there is one, else python3 (which must have torch, pytest-benchmark and tabulate).
+GPU_PY      ?= $(if $(wildcard $(PY)),$(PY),python3)
+GPU_CASES   := chapter_net-cpu-bs4-forward,cifar_net-cpu-bs64-train_step,chapter_net-cuda-bs64-forward,cifar_net-cuda-bs256-train_step,lenet-cuda-bs4-step
+
+gpu-check:
+	@out="$${OUT:-results}"; mkdir -p "$$out"; status=0; \
+	$(GPU_PY) -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "make gpu-check: torch " + torch.__version__ + " sees no CUDA device")' || exit 2; \
+	$(GPU_PY) -c 'import torch; print("gpu-check:", torch.cuda.get_device_name(0), "torch", torch.__version__, "CUDA", torch.version.cuda)'; \
+	echo "== verification, CUDA cases"; \
+	$(GPU_PY) -m pytest bench tests -m cuda --benchmark-disable --device cuda -q -p no:cacheprovider || status=1; \
+	echo "== quick benchmarks, cpu and cuda -> $$out"; \
+	$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds || status=1; \
+	echo "== fidelity: suite median vs torch.utils.benchmark.Timer"; \
+	$(GPU_PY) -m bench.fidelity --cases $(GPU_CASES) --repeats 3 --json "$$out/fidelity.json" || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,77 @@
+"""A benchmark run end to end, as a user runs it: saved, tabulated, readable by pytest-benchmark."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTRA_INFO = {"model", "phase", "device", "batch_size", "dtype", "samples_per_s", "flops_per_sample",
+              "gflops_per_s", "peak_fraction", "peak_memory_bytes", "torch_version", "timer"}
+MACHINE_INFO = {"torch_version", "torchvision_version", "cuda_version", "cudnn_version", "gpu_name", "gpu_count",
+                "cpu_model", "torch_threads", "matmul_peak"}
+
+
+def run_pytest(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "-q", "-p", "no:cacheprovider",
+                           "--models=chapter_net", "--batch-sizes=4", "--device=cpu", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    result = run_pytest("--benchmark-only", "--quick", "--phases=forward,backward,step", f"--results-dir={results}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return results, result.stdout
+
+
+def test_run_saves_one_json_and_its_table(saved_run):
+    results, stdout = saved_run
+    names = sorted(p.name for p in results.iterdir())
+    assert len(names) == 2 and names[0].endswith("_cpu.json") and names[1].endswith("_cpu.md"), names
+    assert "_torch-" in names[0]
+    assert "chapter_net" in (results / names[1]).read_text()
+    assert "throughput: samples/s per device" in stdout and "cpu samples/s" in stdout
+    assert "cuda samples/s" not in stdout  # --device=cpu: no CUDA column at all
+
+
+def test_every_case_carries_its_extra_info(saved_run):
+    results, _ = saved_run
+    data = json.loads(next(results.glob("*.json")).read_text())
+    assert MACHINE_INFO <= data["machine_info"].keys()
+    assert data["machine_info"]["matmul_peak"]["cpu"]["gflops_per_s"] > 0
+    assert {b["extra_info"]["phase"] for b in data["benchmarks"]} == {"forward", "backward", "step"}
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        assert EXTRA_INFO <= info.keys(), bench["name"]
+        assert info["samples_per_s"] == pytest.approx(4 / bench["stats"]["median"])
+        if info["phase"] == "step":
+            assert info["flops_per_sample"] is None and info["gflops_per_s"] is None
+        else:
+            assert info["flops_per_sample"] > 0 and 0 < info["peak_fraction"] < 1.5
+
+
+def test_pytest_benchmark_compare_reads_the_saved_file(saved_run):
+    results, _ = saved_run
+    path = next(results.glob("*.json"))
+    result = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "chapter_net-cpu-bs4-forward" in result.stdout
+
+
+def test_a_run_that_times_nothing_saves_nothing(tmp_path):
+    result = run_pytest("--benchmark-disable", "--phases=step", f"--results-dir={tmp_path}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_dir_that_is_a_file_is_a_usage_error(tmp_path):
+    not_a_folder = tmp_path / "file.json"
+    not_a_folder.write_text("{}")
+    result = run_pytest("--benchmark-only", f"--results-dir={not_a_folder}", "--collect-only")
+    assert result.returncode == 4
+    assert "--results-dir" in result.stderr and "is a file" in result.stderr

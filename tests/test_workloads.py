@@ -1,0 +1,59 @@
+"""Benchmark workloads check what they are about to time, and fail when it is wrong."""
+
+import math
+
+import pytest
+import torch
+
+from bench.workloads import PHASES, Case, Workload
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_check_passes_on_the_real_computation(phase):
+    Workload(Case("chapter_net", "cpu", 4, phase)).check()
+
+
+@pytest.mark.parametrize("phase", ["forward", "inference"])
+def test_check_fails_on_a_wrong_output_shape(phase):
+    w = Workload(Case("chapter_net", "cpu", 4, phase))
+    w.forward_fn = lambda x: torch.zeros(4, 9)
+    with pytest.raises(AssertionError, match="output shape"):
+        w.check()
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward", "train_step"])
+def test_check_fails_on_non_finite_values(phase):
+    w = Workload(Case("chapter_net", "cpu", 4, phase))
+    with torch.no_grad():
+        w.net.fc3.bias[0] = math.nan
+    with pytest.raises(AssertionError, match="non-finite|loss is nan"):
+        w.check()
+
+
+def test_check_fails_when_the_step_moves_nothing():
+    w = Workload(Case("chapter_net", "cpu", 4, "step"))
+    w.optimizer.param_groups[0]["lr"] = 0.0
+    with pytest.raises(AssertionError, match="unchanged"):
+        w.check()
+
+
+def test_inference_records_no_graph_and_forward_does():
+    assert not Workload(Case("lenet", "cpu", 2, "inference")).inference().requires_grad
+    assert Workload(Case("lenet", "cpu", 2, "forward")).forward().requires_grad
+
+
+def test_backward_setup_builds_a_fresh_graph_each_time():
+    w = Workload(Case("chapter_net", "cpu", 2, "backward"))
+    (first,), _ = w.fresh_graph()
+    w.backward(first)
+    (second,), _ = w.fresh_graph()
+    assert second.grad_fn is not first.grad_fn
+    w.backward(second)  # would raise if the graph were the freed first one
+
+
+def test_case_ids_name_only_non_default_axes():
+    assert Case("lenet", "cpu", 64, "train_step").id == "lenet-cpu-bs64-train_step"
+    assert Case("lenet", "cuda", 8, "forward", "bfloat16", "channels_last", "compiled").id == \
+        "lenet-cuda-bs8-forward-bfloat16-channels_last-compiled"
+    assert Case("lenet", "cpu", 8, "forward", "float16").unsupported_reason()
+    assert Case("lenet", "cuda", 8, "forward", "float16").unsupported_reason() is None
