@@ -1,7 +1,7 @@
 """Saving benchmark runs: one pytest-benchmark JSON file per run, written atomically.
 
 File names carry when the run started, the torch version and the devices that ran, e.g.
-``20261127-163012_torch-2.14.1+cu130_cpu.json``; the end-of-run table is saved beside it with
+``20261127-163012_torch-2.14.1_cu130_cpu.json``; the end-of-run table is saved beside it with
 the same stem and ``.md``. Files are written to a temporary name in the same folder and
 renamed, so an interrupted run leaves no half-written file behind.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def run_stem(started: datetime, torch_version: str, devices) -> str:
-    version = re.sub(r"[^A-Za-z0-9.+_-]", "_", torch_version)
+    version = re.sub(r"[^A-Za-z0-9._-]", "_", torch_version)  # "+" -> "_": portable names
     return f"{started:%Y%m%d-%H%M%S}_torch-{version}_{'-'.join(devices) or 'none'}"
 
 

@@ -11,7 +11,7 @@ from bench import results_store
 
 def test_run_stem_carries_time_version_and_devices():
     stem = results_store.run_stem(datetime(2026, 11, 27, 9, 5, 3), "2.14.1+cu130", ["cpu", "cuda"])
-    assert stem == "20261127-090503_torch-2.14.1+cu130_cpu-cuda"
+    assert stem == "20261127-090503_torch-2.14.1_cu130_cpu-cuda"
 
 
 def test_save_run_writes_readable_json(tmp_path):
