@@ -57,3 +57,26 @@ def test_case_ids_name_only_non_default_axes():
         "lenet-cuda-bs8-forward-bfloat16-channels_last-compiled"
     assert Case("lenet", "cpu", 8, "forward", "float16").unsupported_reason()
     assert Case("lenet", "cuda", 8, "forward", "float16").unsupported_reason() is None
+
+
+def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
+    import bench.test_throughput as throughput
+
+    def out_of_memory(case):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 GiB\nmore detail")
+
+    monkeypatch.setattr(throughput, "Workload", out_of_memory)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    with pytest.raises(pytest.skip.Exception, match="batch size 1024 does not fit in cuda memory: CUDA out of memory"):
+        throughput._build_and_check(Case("cifar_net", "cuda", 1024, "train_step"))
+
+
+def test_out_of_memory_on_the_cpu_is_an_error_not_a_skip(monkeypatch):
+    import bench.test_throughput as throughput
+
+    def out_of_memory(case):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
+
+    monkeypatch.setattr(throughput, "Workload", out_of_memory)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        throughput._build_and_check(Case("cifar_net", "cpu", 1024, "train_step"))
