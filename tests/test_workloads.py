@@ -80,3 +80,11 @@ def test_out_of_memory_on_the_cpu_is_an_error_not_a_skip(monkeypatch):
     monkeypatch.setattr(throughput, "Workload", out_of_memory)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         throughput._build_and_check(Case("cifar_net", "cpu", 1024, "train_step"))
+
+
+def test_chapter_net_cannot_run_channels_last_which_is_why_those_cases_are_skipped():
+    case = Case("chapter_net", "cpu", 4, "forward", memory_format="channels_last")
+    assert "x.view" in case.unsupported_reason()
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        Workload(case).forward()
+    Workload(Case("lenet", "cpu", 4, "forward", memory_format="channels_last")).check()
