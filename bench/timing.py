@@ -22,7 +22,7 @@ CUDA_WARMUP_CALLS = 25
 # time is a mean over iterations, as torch.utils.benchmark's blocks are.
 MIN_ROUND_SECONDS = 0.002
 MAX_SECONDS = {"full": 1.0, "quick": 0.25}  # timed seconds per case, warm-up aside
-WARMUP_ITERATIONS = {"full": 200, "quick": 50}
+WARMUP_ITERATIONS = {"full": 20, "quick": 10}
 
 
 def cuda_synchronized_perf_counter() -> float:
