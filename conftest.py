@@ -47,6 +47,9 @@ def pytest_addoption(parser):
     add("--quick", action="store_true",
         help="benchmark every model and phase at batch sizes "
              + ",".join(map(str, options.QUICK_BATCH_SIZES)) + " only, with shorter timing")
+    add("--data-root", default=None, metavar="DIR",
+        help="folder holding torchvision datasets (mnist, fashion_mnist, cifar10) in their own layout; "
+             "default: $BLITZBENCH_DATA_ROOT. Cases that need them are skipped with the reason when absent")
     add("--results-dir", default="results", metavar="DIR",
         help="where each benchmark run is saved as pytest-benchmark JSON, with its table as "
              "Markdown (default: results)")
@@ -179,23 +182,24 @@ def pytest_terminal_summary(terminalreporter, config):
     not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
     legend = summary_table.legend(config.blitz_peaks, not_run)
-    table = summary_table.throughput_table(output["benchmarks"], list(config.blitz_devices))
-    markdown = summary_table.throughput_table(output["benchmarks"], list(config.blitz_devices), fmt="github")
-    md_path = results_store.write_atomic(Path(config.blitz_results_dir) / f"{stem}.md", _markdown_page(
-        output, stem, markdown, legend))
+    devices_shown = list(config.blitz_devices)
+    terminal = summary_table.all_tables(output["benchmarks"], devices_shown)
+    markdown = summary_table.all_tables(output["benchmarks"], devices_shown, fmt="github")
+    md_path = results_store.write_atomic(Path(config.blitz_results_dir) / f"{stem}.md",
+                                         _markdown_page(output, stem, markdown, legend))
     tr = terminalreporter
-    tr.section("throughput: samples/s per device (blitzbench)")
-    if table:
-        tr.write_line(table)
-        tr.write_line(legend)
+    tr.section("blitzbench results")
+    for title, table in terminal:
+        tr.write_line(f"{title}\n{table}\n")
+    tr.write_line(legend)
     tr.write_line(f"saved: {json_path}")
     tr.write_line(f"table: {md_path}")
 
 
-def _markdown_page(output: dict, stem: str, table: str, legend: str) -> str:
+def _markdown_page(output: dict, stem: str, tables: list[tuple[str, str]], legend: str) -> str:
     info = output["machine_info"]
     lines = [
-        f"# Throughput: {stem}",
+        f"# Benchmark run {stem}",
         "",
         f"torch {info.get('torch_version')}, torchvision {info.get('torchvision_version')}, "
         f"CPU: {info.get('cpu_model')} ({info.get('torch_threads')} threads)"
@@ -203,8 +207,8 @@ def _markdown_page(output: dict, stem: str, table: str, legend: str) -> str:
            if info.get("gpu_name") else ", no GPU")
         + f"; run started {output.get('datetime', '')[:19]} UTC.",
         "",
-        table or "(no throughput cases)",
-        "",
     ]
+    for title, table in tables:
+        lines += [f"## {title}", "", table, ""]
     lines += [f"{line}  " for line in legend.splitlines()]
     return "\n".join(lines) + "\n"

@@ -97,3 +97,63 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
     ]
     lines += [f"{device}: not run: {reason}" for device, reason in not_run.items()]
     return "\n".join(lines)
+
+
+def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
+    """Tutorial loop beside fast loop: training seconds (and epochs) to the target, and their ratio."""
+    runs: dict[tuple, dict[str, dict]] = {}
+    for bench in benchmarks:
+        info = bench.get("extra_info") or {}
+        if info.get("kind") == "time_to_accuracy":
+            runs.setdefault((info["dataset"], info["model"], info["device"], info["target"]), {})[info["loop"]] = info
+    rows = []
+    for (dataset, model, device, target), loops in sorted(runs.items()):
+        cells = []
+        for loop in ("tutorial", "fast"):
+            info = loops.get(loop)
+            cells.append(NOT_RUN if info is None else
+                         f"{info['seconds_to_accuracy']:.2f} s ({info['epochs']} ep, batch {info['batch_size']})")
+        tutorial, fast = loops.get("tutorial"), loops.get("fast")
+        ratio = (f"{tutorial['seconds_to_accuracy'] / fast['seconds_to_accuracy']:.2f}x"
+                 if tutorial and fast else "n/a")
+        rows.append([dataset, model, device, f"{target:.0%}", *cells, ratio])
+    if not rows:
+        return ""
+    return tabulate(rows, headers=["dataset", "model", "device", "target", "tutorial loop", "fast loop",
+                                   "tutorial ÷ fast"], tablefmt=fmt, disable_numparse=True)
+
+
+def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:
+    """Images per second through each data source, with and without augmentation, per device."""
+    cells: dict[tuple, dict[str, dict]] = {}
+    for bench in benchmarks:
+        info = bench.get("extra_info") or {}
+        if info.get("kind") == "data_loading":
+            key = (info["dataset"], info["source"], bool(info["augment"]))
+            cells.setdefault(key, {})[info["device"]] = bench
+    rows = []
+    for key in sorted(cells):
+        row = [key[0], key[1], "augmented" if key[2] else "plain"]
+        for device in devices:
+            bench = cells[key].get(device)
+            if bench is None:
+                row += [NOT_RUN, ""]
+                continue
+            n = noise(bench)
+            row += [_fmt_rate(bench["extra_info"].get("images_per_s")),
+                    "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")]
+        rows.append(row)
+    if not rows:
+        return ""
+    headers = ["dataset", "source", "augmentation"]
+    for device in devices:
+        headers += [f"{device} images/s", f"{device} noise"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def all_tables(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> list[tuple[str, str]]:
+    """(title, table) for every kind of case the run holds, in reading order."""
+    tables = [("Throughput: samples/s per device", throughput_table(benchmarks, devices, fmt)),
+              ("Time to accuracy", time_to_accuracy_table(benchmarks, fmt)),
+              ("Data loading", data_loading_table(benchmarks, devices, fmt))]
+    return [(title, table) for title, table in tables if table]

@@ -34,7 +34,7 @@ def test_run_saves_one_json_and_its_table(saved_run):
     assert len(names) == 2 and names[0].endswith("_cpu.json") and names[1].endswith("_cpu.md"), names
     assert "_torch-" in names[0]
     assert "chapter_net" in (results / names[1]).read_text()
-    assert "throughput: samples/s per device" in stdout and "cpu samples/s" in stdout
+    assert "Throughput: samples/s per device" in stdout and "cpu samples/s" in stdout
     assert "cuda samples/s" not in stdout  # --device=cpu: no CUDA column at all
 
 

@@ -1,0 +1,56 @@
+"""python -m reference_models.train: its JSON, and one-line errors for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+JSON_KEYS = {"model", "dataset", "epochs", "test_accuracy", "train_seconds", "samples_per_s", "seed", "device",
+             "torch_version"}
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "reference_models.train", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_json_is_the_last_line():
+    result = run("--dataset", "digits", "--epochs", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert JSON_KEYS <= summary.keys()
+    assert summary["epochs"] == 2 and len(summary["history"]) == 2 and 0 < summary["test_accuracy"] <= 1
+    assert any(line.startswith("epoch   1") for line in lines)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--model", "resnet"], "accepted: chapter_net, lenet, cifar_net"),
+    (["--dataset", "imagenet"], "accepted: mnist5k, digits"),
+    (["--epochs", "0"], "accepted: a positive integer"),
+    (["--epochs", "ten"], "accepted: a positive integer"),
+    (["--lr", "fast"], "accepted: a positive number"),
+    (["--batch-size", "-4"], "accepted: a positive integer"),
+    (["--loop", "slow"], "accepted: tutorial, fast"),
+    (["--dataset", "cifar10", "--data-root", "/nonexistent/folder"], "is not a folder"),
+    (["--dataset", "cifar10"], "--data-root"),
+    (["--model", "cifar_net", "--dataset", "digits"], "3-channel"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, says, monkeypatch):
+    monkeypatch.delenv("BLITZBENCH_DATA_ROOT", raising=False)
+    result = run(*args)
+    assert result.returncode == 2
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert says in err[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here, so --device cuda is valid")
+def test_cuda_without_cuda_is_one_line():
+    result = run("--device", "cuda")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "accepted: cpu" in result.stderr
