@@ -100,3 +100,26 @@ def test_fake_data_is_torchvisions_fakedata():
     splits = data.load("fake")
     assert splits.train.images.shape == (2000, 1, 32, 32) and len(splits.test) == 500
     assert splits.train.labels.max() < 10
+
+
+def _write_idx(path, magic, array):
+    import struct
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(">i", magic) + b"".join(struct.pack(">i", d) for d in array.shape)
+    path.write_bytes(header + array.astype("uint8").tobytes())
+
+
+def test_mnist_is_read_from_a_local_folder_in_torchvisions_layout(tmp_path):
+    # A tiny MNIST in torchvision's raw idx format: the loader must read it with download=False.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        _write_idx(tmp_path / "MNIST" / "raw" / f"{prefix}-images-idx3-ubyte", 2051, rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / "MNIST" / "raw" / f"{prefix}-labels-idx1-ubyte", 2049, np.arange(n) % 10)
+    assert data.missing_files("mnist", tmp_path) is None
+    splits = data.load("mnist", tmp_path)
+    assert splits.train.images.shape == (30, 1, 32, 32) and splits.test.images.shape == (10, 1, 32, 32)
+    assert splits.train.labels.tolist() == [i % 10 for i in range(30)]
+    assert splits.train.images[:, :, :2].max() == 0  # padded 28 -> 32
