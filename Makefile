@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test gpu-check clean
+.PHONY: venv bench test profile gpu-check clean
 
 venv: $(STAMP)
 
@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || \
 		{ echo "make venv: needs python3 3.10 or newer (found: $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.x"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -e .
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[profile]'
 	touch $(STAMP)
 
 # The main job: every benchmark case, timed.
 bench: venv
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
+
+# Profiler traces of the quick benchmark set (TensorBoard / Perfetto), under results/traces/.
+profile: venv
+	$(PY) -m pytest bench/test_throughput.py --benchmark-only --quick --profile $(ARGS)
 
 # The whole verification suite, with every benchmark run once as a smoke test (untimed).
 test: venv

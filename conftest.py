@@ -47,6 +47,12 @@ def pytest_addoption(parser):
     add("--quick", action="store_true",
         help="benchmark every model and phase at batch sizes "
              + ",".join(map(str, options.QUICK_BATCH_SIZES)) + " only, with shorter timing")
+    add("--profile", action="store_true",
+        help="after timing each benchmark case, profile its training step with torch.profiler and write "
+             "a TensorBoard / Perfetto trace under <results-dir>/traces/<run>/<case id>/")
+    add("--profile-shapes", action="store_true", help="with --profile: record input shapes")
+    add("--profile-stack", action="store_true", help="with --profile: record Python stacks")
+    add("--profile-memory", action="store_true", help="with --profile: record memory allocations")
     add("--data-root", default=None, metavar="DIR",
         help="folder holding torchvision datasets (mnist, fashion_mnist, cifar10) in their own layout; "
              "default: $BLITZBENCH_DATA_ROOT. Cases that need them are skipped with the reason when absent")
@@ -73,6 +79,10 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     config.blitz_started = datetime.now()
     config.blitz_peaks = {}
+    config.blitz_profiles = []
+    # Traces of this run: <results-dir>/traces/<run>/<case id>/ (run: start time and torch version).
+    config.blitz_trace_dir = (config.blitz_results_dir / "traces"
+                              / results_store.run_stem(config.blitz_started, torch.__version__, []).rsplit("_", 1)[0])
 
 
 def device_param(device: str):
@@ -155,6 +165,25 @@ def quick(request) -> bool:
     return request.config.getoption("--quick")
 
 
+@pytest.fixture
+def profiler(request):
+    """profile(case): trace the case's training step if --profile was given (None otherwise)."""
+    config = request.config
+    if not config.getoption("--profile"):
+        return lambda case: None
+    from bench import profiling
+
+    def run(case):
+        result = profiling.profile_case(case, config.blitz_trace_dir / case.id,
+                                        shapes=config.getoption("--profile-shapes"),
+                                        stack=config.getoption("--profile-stack"),
+                                        memory=config.getoption("--profile-memory"))
+        config.blitz_profiles.append(result)
+        return result
+
+    return run
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(machine.describe(peaks=config.blitz_peaks))
 
@@ -169,6 +198,7 @@ def _ran_benchmarks(config) -> list:
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, config):
     """Save the run (pytest-benchmark JSON) and print and save the CPU-beside-CUDA table."""
+    _report_profiles(terminalreporter, config)
     benchmarks = _ran_benchmarks(config)
     if not benchmarks:
         return  # a run that benchmarked nothing saves nothing
@@ -194,6 +224,17 @@ def pytest_terminal_summary(terminalreporter, config):
     tr.write_line(legend)
     tr.write_line(f"saved: {json_path}")
     tr.write_line(f"table: {md_path}")
+
+
+def _report_profiles(tr, config) -> None:
+    if not config.blitz_profiles:
+        return
+    tr.section("blitzbench profiles: three costliest operators per case (self time)")
+    for p in config.blitz_profiles:
+        top = ", ".join(f"{name} {us / 1000:.2f} ms" for name, us in p.top_operators)
+        tr.write_line(f"{p.case_id}: {top}")
+    tr.write_line(f"traces: {config.blitz_trace_dir} (tensorboard --logdir {config.blitz_trace_dir}; "
+                  "or open a .pt.trace.json.gz in https://ui.perfetto.dev); tables: key_averages.txt beside each")
 
 
 def _markdown_page(output: dict, stem: str, tables: list[tuple[str, str]], legend: str) -> str:

@@ -44,7 +44,7 @@ def _seconds_per_backward(workload) -> float:
     return time.perf_counter() - start
 
 
-def test_throughput(benchmark, bench_case, matmul_peak, quick):
+def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
     case = bench_case
     workload = _build_and_check(case)
     if case.device == "cuda":
@@ -84,4 +84,7 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick):
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
                     noise_iqr_over_median=stats.stats.iqr / median if median else None)
+    traced = profiler(case)  # --profile: a separate, untimed profiler run
+    if traced is not None:
+        info["trace"] = str(traced.trace)
     benchmark.extra_info.update(info)
