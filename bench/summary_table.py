@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench.workloads import PHASES
-from reference_models import MODELS
+from bench.naming import MODEL_ORDER, PHASES
 
 NOISE_LIMIT = 0.10
 NOT_RUN = "not run"
@@ -40,7 +39,7 @@ def _variant(info: dict) -> str:
 
 
 def _row_key(info: dict):
-    model_order = list(MODELS).index(info["model"]) if info["model"] in MODELS else len(MODELS)
+    model_order = MODEL_ORDER.index(info["model"]) if info["model"] in MODEL_ORDER else len(MODEL_ORDER)
     phase_order = PHASES.index(info["phase"]) if info["phase"] in PHASES else len(PHASES)
     return (model_order, info["model"], phase_order, info["phase"], info["batch_size"], _variant(info))
 

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from bench.batches import class_targets, images, seeded_model
+from bench.naming import PHASES
 from reference_models import MODELS
 
-PHASES = ("forward", "inference", "backward", "step", "train_step")
 DTYPES = ("float32", "bfloat16", "float16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 COMPILE_MODES = ("eager", "compiled")

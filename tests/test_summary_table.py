@@ -43,3 +43,10 @@ def test_rows_follow_model_phase_and_batch_order():
                bench("cpu", 1.0, phase="forward", batch_size=4)]
     order = [[c.strip() for c in r.strip("|").split("|")][1:3] for r in rows(throughput_table(benches, ["cpu"], "github"))]
     assert order == [["forward", "4"], ["forward", "64"], ["step", "4"]]
+
+
+def test_model_order_matches_the_registry():
+    from bench.naming import MODEL_ORDER
+    from reference_models import MODELS
+
+    assert MODEL_ORDER == tuple(MODELS)

@@ -1,0 +1,147 @@
+"""python -m bench.report: matching runs, the verdict, regressions, exports and bad input."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import report
+from bench.saved_runs import CaseStats
+
+ROOT = Path(__file__).resolve().parents[1]
+SAVED_CPU_RUN = sorted(ROOT.glob("results/*_cpu.json"))
+
+
+def make_run(path: Path, torch_version="2.14.1", when="2026-11-27T10:00:00", scale=1.0, noise=0.02,
+             cases=(("chapter_net", "forward", 4), ("lenet", "step", 64)), node="vm"):
+    benchmarks = []
+    for model, phase, bs in cases:
+        median = 0.001 * bs * scale
+        benchmarks.append({
+            "name": f"test_throughput[{model}-cpu-bs{bs}-{phase}]",
+            "stats": {"median": median, "q1": median * (1 - noise), "q3": median * (1 + noise),
+                      "iqr": 2 * noise * median, "min": median * 0.9, "max": median * 1.2, "mean": median},
+            "extra_info": {"model": model, "phase": phase, "device": "cpu", "batch_size": bs, "dtype": "float32"}})
+    path.write_text(json.dumps({"machine_info": {"torch_version": torch_version, "node": node, "cpu_model": "x"},
+                                "benchmarks": benchmarks, "datetime": when, "version": "5.3.1"}))
+    return path
+
+
+def slowed_copy(src: Path, dst: Path, factor: float) -> Path:
+    data = json.loads(src.read_text())
+    for bench in data["benchmarks"]:
+        stats = bench["stats"]
+        for key in ("min", "max", "mean", "median", "q1", "q3", "iqr", "stddev", "ld15iqr", "hd15iqr", "total"):
+            if isinstance(stats.get(key), (int, float)):
+                stats[key] *= factor
+        if "data" in stats:
+            stats["data"] = [v * factor for v in stats["data"]]
+    data["datetime"] = "2099-01-01T00:00:00"  # newer than the original, which stays the baseline
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def test_verdict_calls_a_difference_only_beyond_both_runs_noise():
+    base = CaseStats(1.0, 0.95, 1.05, 4, "samples/s")
+    assert report.compare(base, CaseStats(1.02, 0.97, 1.07, 4, "samples/s")).verdict == "same"
+    slower = report.compare(base, CaseStats(1.3, 1.235, 1.365, 4, "samples/s"))
+    assert slower.verdict == "slower" and slower.ratio == pytest.approx(1 / 1.3)
+    assert slower.slowdown_beyond_noise == pytest.approx(1.235 / 1.05 - 1)
+    assert report.compare(base, CaseStats(0.8, 0.78, 0.82, 4, "samples/s")).verdict == "faster"
+    # A large median shift inside wide noise is not called.
+    noisy = CaseStats(1.0, 0.7, 1.4, 4, "samples/s")
+    assert report.compare(noisy, CaseStats(1.2, 0.9, 1.6, 4, "samples/s")).verdict == "same"
+
+
+def test_runs_are_matched_by_case_and_a_missing_case_shows(tmp_path, capsys):
+    a = make_run(tmp_path / "a.json")
+    b = make_run(tmp_path / "b.json", "2.12.1", "2026-11-28T10:00:00", cases=(("chapter_net", "forward", 4),))
+    assert report.main([str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("chapter_net", "lenet"))}
+    assert "baseline" in rows["chapter_net-cpu-bs4-forward"] and "1.00" in rows["chapter_net-cpu-bs4-forward"]
+    assert "missing" in rows["lenet-cpu-bs64-step"]
+    assert "geometric mean of ratios" in out and "torch 2.12.1" in out
+
+
+def test_a_saved_run_30_percent_slower_fails_at_10_percent(tmp_path, capsys):
+    assert SAVED_CPU_RUN, "a full CPU run is committed under results/"
+    slow = slowed_copy(SAVED_CPU_RUN[-1], tmp_path / "slow.json", 1.3)
+    assert report.main([str(SAVED_CPU_RUN[-1]), str(slow), "--fail-on-regression", "10"]) == 1
+    err = capsys.readouterr().err
+    named = {line.split()[0] for line in err.splitlines() if line.startswith("  ")}
+    # Named: each throughput case whose slowed first quartile clears the original third quartile
+    # by more than 10% (cases with IQR under about 8% of the median, on this run's numbers).
+    expected = {b["extra_info"]["case_id"] for b in json.loads(SAVED_CPU_RUN[-1].read_text())["benchmarks"]
+                if "case_id" in b["extra_info"] and 1.3 * b["stats"]["q1"] / b["stats"]["q3"] - 1 > 0.10}
+    assert expected and named == expected
+
+
+def test_identical_runs_pass(tmp_path):
+    assert SAVED_CPU_RUN
+    same = slowed_copy(SAVED_CPU_RUN[-1], tmp_path / "same.json", 1.0)
+    assert report.main([str(SAVED_CPU_RUN[-1]), str(same), "--fail-on-regression", "10"]) == 0
+
+
+def test_baseline_by_torch_version_and_exports(tmp_path, capsys):
+    old = make_run(tmp_path / "old.json", "2.11.0", "2026-11-01T00:00:00")
+    new = make_run(tmp_path / "new.json", "2.14.1", "2026-11-27T00:00:00", scale=0.5)
+    args = [str(old), str(new), "--baseline", "2.14.1", "--format", "github", "--csv", str(tmp_path / "r.csv"),
+            "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"), "--markdown", str(tmp_path / "r.md")]
+    assert report.main(args) == 0
+    out = capsys.readouterr().out
+    assert "baseline: torch 2.14.1" in out and out.count("|") > 10
+    records = json.loads((tmp_path / "r.json").read_text())["records"]
+    old_rows = [r for r in records if r["torch_version"] == "2.11.0"]
+    assert {r["verdict"] for r in old_rows} == {"slower"} and all(r["ratio"] == pytest.approx(0.5) for r in old_rows)
+    assert (tmp_path / "r.csv").read_text().startswith("case,run,path")
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "r.md").read_text().startswith("# Comparison")
+
+
+def test_runs_from_different_machines_are_marked(tmp_path, capsys):
+    a = make_run(tmp_path / "a.json", node="box-a")
+    b = make_run(tmp_path / "b.json", node="box-b", when="2026-11-28T00:00:00")
+    assert report.main([str(a), str(b)]) == 0
+    assert "different machines" in capsys.readouterr().out
+
+
+def _one_line_error(capsys, argv, says):
+    assert report.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    _one_line_error(capsys, [str(tmp_path / "nope")], "no such file or folder")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(capsys, [str(tmp_path / "empty")], "holds no .json files")
+    (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
+    _one_line_error(capsys, [str(tmp_path / "other.json")], "not a pytest-benchmark run")
+    good = make_run(tmp_path / "good.json")
+    cut = tmp_path / "cut.json"
+    cut.write_text(good.read_text()[:200])
+    _one_line_error(capsys, [str(cut)], "cut short")
+    lonely = make_run(tmp_path / "lonely.json", when="2026-12-01T00:00:00", cases=(("cifar_net", "backward", 1),))
+    _one_line_error(capsys, [str(good), str(lonely)], "no case in common")
+    _one_line_error(capsys, [str(good), "--baseline", "1.0.0"], "matches no run")
+
+
+def test_bad_options_are_one_line(capsys):
+    for argv, says in ((["--format", "fancy"], "accepted:"), (["--fail-on-regression", "-3"], "a percentage"),
+                       (["--plot", "out.svg"], ".png")):
+        with pytest.raises(SystemExit) as exit_info:
+            report.main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
+
+
+def test_folders_skip_json_that_is_not_a_run_but_not_a_cut_short_run(tmp_path, capsys):
+    make_run(tmp_path / "a.json")
+    (tmp_path / "fidelity.json").write_text(json.dumps({"cases": []}))
+    assert report.main([str(tmp_path)]) == 0
+    assert "skipped" in capsys.readouterr().err
+    (tmp_path / "b.json").write_text('{"benchmarks": [')
+    _one_line_error(capsys, [str(tmp_path)], "cut short")
