@@ -1,0 +1,295 @@
+"""Beyond one device: the chapter's training step under DistributedDataParallel, started by torchrun.
+
+    python -m bench.distributed --nproc N --model M --batch-size GLOBAL --backend gloo|nccl --steps K [--json]
+
+Each of the N ranks takes its shard of every global batch (GLOBAL / N samples); DDP averages the
+gradients across ranks; SGD with momentum steps. Because the shards are equal and the loss is a
+mean, the averaged gradient is the gradient of one process on the whole global batch, so the run
+verifies itself on rank 0 against one plain process (same seed, same global batches):
+
+  grad_max_abs_err   after one backward: max |DDP gradient - one-process gradient|
+  param_max_abs_err  after K steps: max |DDP parameters - one-process parameters|
+  rank_max_abs_diff  after K steps: max difference of the parameters between ranks (0 expected)
+
+Then it times K further training steps on all ranks (samples_per_s, all ranks together), and runs
+one process with the same per-rank batch and thread budget to give scaling_efficiency =
+samples_per_s / (N x the one-process samples_per_s).
+
+torch.distributed and torchrun are used as they are: this module only builds the torchrun command
+(standalone rendezvous on loopback, no restarts) and is the entry point torchrun starts on each
+rank. A rank that fails ends the whole run: torchrun stops the others, and the command exits 1
+naming the failed rank. Bad input: one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+PROG = "python -m bench.distributed"
+BACKENDS = ("gloo", "nccl")
+TOLERANCE = {"float64": 1e-10, "float32": 1e-5}  # max abs error, relative to the largest value (or 1)
+LR, MOMENTUM = 0.01, 0.9
+WARMUP_STEPS = 3
+
+
+# -- on each rank (started by torchrun) ------------------------------------------------------------
+
+def _flat(tensors):
+    import torch
+
+    return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+
+def _max_rel_err(a, b) -> float:
+    scale = max(1.0, b.abs().max().item())
+    return (a.to(b.dtype) - b).abs().max().item() / scale
+
+
+def worker(config: dict) -> None:
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from bench.batches import class_targets, images, seeded_model
+
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    error_dir = Path(config["error_dir"])
+    try:
+        torch.set_num_threads(config["threads"])
+        cuda = config["backend"] == "nccl"
+        device = torch.device(f"cuda:{local_rank}") if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(device)
+            torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        dist.init_process_group(config["backend"], timeout=timedelta(seconds=config["timeout"]))
+        dtype = getattr(torch, config["dtype"])
+        model_name, global_batch, steps = config["model"], config["global_batch"], config["steps"]
+        per_rank = global_batch // world
+        shard = slice(rank * per_rank, (rank + 1) * per_rank)
+        net = seeded_model(model_name, device, dtype, seed=0)
+        ddp = DDP(net, device_ids=[local_rank] if cuda else None)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
+        planted = config.get("plant_failure")
+
+        def batch(step):
+            # The same global batch on every rank; each takes its shard.
+            x = images(model_name, global_batch, "cpu", dtype, seed=1000 + step).to(device)
+            y = class_targets(model_name, global_batch, "cpu", seed=1000 + step).to(device)
+            return x, y
+
+        def train_step(step, x, y):
+            if planted and planted["rank"] == rank and planted["step"] == step:
+                if planted["how"] == "exit":
+                    os._exit(3)
+                raise RuntimeError(f"planted failure on rank {rank} at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(ddp(x[shard]), y[shard]).backward()
+
+        result = {"world_size": world, "backend": config["backend"], "model": model_name,
+                  "global_batch_size": global_batch, "per_rank_batch_size": per_rank, "steps": steps,
+                  "dtype": config["dtype"], "threads_per_rank": config["threads"],
+                  "torch_version": torch.__version__, "device": str(device.type)}
+        if config["verify"]:
+            reference = seeded_model(model_name, device, dtype, seed=0) if rank == 0 else None
+            ref_optimizer = torch.optim.SGD(reference.parameters(), lr=LR, momentum=MOMENTUM) if reference else None
+            for step in range(steps):
+                x, y = batch(step)
+                train_step(step, x, y)
+                if reference is not None:
+                    ref_optimizer.zero_grad(set_to_none=True)
+                    F.cross_entropy(reference(x), y).backward()
+                    if step == 0:
+                        result["grad_max_abs_err"] = _max_rel_err(_flat(p.grad for p in net.parameters()),
+                                                                  _flat(p.grad for p in reference.parameters()))
+                    ref_optimizer.step()
+                optimizer.step()
+            params = _flat(net.parameters())
+            gathered = [torch.empty_like(params) for _ in range(world)]
+            dist.all_gather(gathered, params)
+            if rank == 0:
+                result["param_max_abs_err"] = _max_rel_err(params, _flat(reference.parameters()))
+                result["rank_max_abs_diff"] = max((g - params).abs().max().item() for g in gathered)
+        # Timing: warm up, line the ranks up, then K steps; the slowest rank's time counts.
+        for step in range(WARMUP_STEPS):
+            x, y = batch(step)
+            train_step(-1, x, y)
+            optimizer.step()
+        x, y = batch(0)
+        if cuda:
+            torch.cuda.synchronize()
+        dist.barrier()
+        start = time.perf_counter()
+        for step in range(steps):
+            train_step(-1, x, y)
+            optimizer.step()
+        if cuda:
+            torch.cuda.synchronize()
+        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
+        dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
+        result["seconds"] = elapsed.item()
+        result["samples_per_s"] = global_batch * steps / elapsed.item()
+        if rank == 0:
+            Path(config["result_file"]).write_text(json.dumps(result))
+        dist.destroy_process_group()
+    except BaseException as error:
+        (error_dir / f"rank{rank}.error").write_text(f"{type(error).__name__}: {error}")
+        raise
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+class RunFailed(Exception):
+    """The distributed run did not finish; the message names the failed rank where known."""
+
+
+def torchrun_command(nproc: int, config_file: Path) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
+            "--nproc-per-node", str(nproc), "--max-restarts", "0", "--monitor-interval", "0.5",
+            "-m", "bench.distributed", "--worker", str(config_file)]
+
+
+def launch(nproc: int, config: dict, timeout: float) -> dict:
+    """Run one torchrun job; its rank-0 result, or RunFailed naming the rank that failed."""
+    with tempfile.TemporaryDirectory(prefix="blitz-ddp-") as tmp:
+        tmp = Path(tmp)
+        config = dict(config, error_dir=str(tmp), result_file=str(tmp / "result.json"))
+        (tmp / "config.json").write_text(json.dumps(config))
+        env = dict(os.environ)
+        env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one machine: rendezvous and traffic on loopback
+        env.setdefault("OMP_NUM_THREADS", str(config["threads"]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                          env.get("PYTHONPATH")]))
+        proc = subprocess.Popen(torchrun_command(nproc, tmp / "config.json"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise RunFailed(f"the run did not finish within {timeout:g} s and was stopped") from None
+        if proc.returncode != 0:
+            errors = sorted(tmp.glob("rank*.error"))
+            if errors:
+                first = min(errors, key=lambda p: p.stat().st_mtime)
+                rank = first.stem[4:]
+                raise RunFailed(f"rank {rank} failed: {first.read_text().strip()}; torchrun stopped the others "
+                                f"(exit status {proc.returncode})")
+            match = re.search(r"rank\s*:\s*(\d+).*?\n.*?exitcode\s*:\s*(-?\d+)", output, re.S)
+            if match:
+                raise RunFailed(f"rank {match.group(1)} exited with code {match.group(2)}; torchrun stopped the others")
+            tail = " | ".join(output.strip().splitlines()[-3:])
+            raise RunFailed(f"torchrun exited with status {proc.returncode}: {tail}")
+        return json.loads((tmp / "result.json").read_text())
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _failure(text: str) -> dict:
+    match = re.fullmatch(r"(\d+):(\d+):(raise|exit)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}; accepted: RANK:STEP:raise or RANK:STEP:exit")
+    return {"rank": int(match.group(1)), "step": int(match.group(2)), "how": match.group(3)}
+
+
+def parse_args(argv=None):
+    from reference_models import MODELS
+
+    p = _OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--nproc", type=_int, default=2, help="processes (ranks) on this machine (default: 2)")
+    p.add_argument("--model", choices=tuple(MODELS), default="chapter_net")
+    p.add_argument("--batch-size", type=_int, default=64, help="global batch, split evenly over the ranks (default: 64)")
+    p.add_argument("--backend", choices=BACKENDS, default="gloo", help="gloo (CPU) or nccl (one GPU per rank)")
+    p.add_argument("--steps", type=_int, default=20, help="SGD steps to verify, and then to time (default: 20)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is stopped (default: 300)")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--plant-failure", type=_failure, default=None, metavar="RANK:STEP:raise|exit",
+                   help="testing: make RANK raise (or exit) at verification step STEP")
+    a = p.parse_args(argv)
+    import torch
+
+    if a.nproc < 1:
+        p.error(f"--nproc {a.nproc}: accepted: 1 or more processes")
+    if a.backend == "nccl":
+        if not torch.cuda.is_available():
+            p.error("--backend nccl needs CUDA, which is not available here; accepted here: --backend gloo")
+        if a.nproc > torch.cuda.device_count():
+            p.error(f"--nproc {a.nproc}: nccl takes one GPU per rank and this machine has "
+                    f"{torch.cuda.device_count()}; accepted: 1 to {torch.cuda.device_count()}")
+    elif a.nproc > (os.cpu_count() or 1):
+        p.error(f"--nproc {a.nproc}: this machine has {os.cpu_count()} CPU cores, one per gloo rank at least; "
+                f"accepted: 1 to {os.cpu_count()}")
+    if a.batch_size < 1 or a.batch_size % a.nproc:
+        p.error(f"--batch-size {a.batch_size}: the global batch must be a positive multiple of --nproc {a.nproc}")
+    if a.steps < 1:
+        p.error(f"--steps {a.steps}: accepted: 1 or more")
+    if a.plant_failure and a.plant_failure["rank"] >= a.nproc:
+        p.error(f"--plant-failure rank {a.plant_failure['rank']}: accepted: 0 to {a.nproc - 1}")
+    return a
+
+
+def run(a) -> dict:
+    threads = max(1, (os.cpu_count() or 1) // a.nproc) if a.backend == "gloo" else 1
+    base = {"backend": a.backend, "model": a.model, "steps": a.steps, "dtype": a.dtype, "threads": threads,
+            "timeout": a.timeout, "plant_failure": a.plant_failure}
+    result = launch(a.nproc, dict(base, global_batch=a.batch_size, verify=True), a.timeout)
+    # One process, the same per-rank batch and thread budget: the yardstick for scaling.
+    single = launch(1, dict(base, global_batch=a.batch_size // a.nproc, verify=False, plant_failure=None), a.timeout)
+    result["single_process_samples_per_s"] = single["samples_per_s"]
+    result["scaling_efficiency"] = result["samples_per_s"] / (a.nproc * single["samples_per_s"])
+    tol = TOLERANCE[a.dtype]
+    result["tolerance"] = tol
+    result["within_tolerance"] = (result["grad_max_abs_err"] <= tol and result["param_max_abs_err"] <= tol
+                                  and result["rank_max_abs_diff"] == 0)
+    return result
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        worker(json.loads(Path(argv[1]).read_text()))
+        return 0
+    a = parse_args(argv)
+    try:
+        result = run(a)
+    except RunFailed as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    print(f"{result['world_size']} x {result['backend']} ranks, {result['model']}, global batch "
+          f"{result['global_batch_size']} ({result['per_rank_batch_size']} per rank, {result['threads_per_rank']} "
+          f"thread(s) each), {result['dtype']}")
+    print(f"gradients vs one process: max error {result['grad_max_abs_err']:.2e}; parameters after {a.steps} steps: "
+          f"{result['param_max_abs_err']:.2e}; between ranks: {result['rank_max_abs_diff']:.1e} "
+          f"({'within' if result['within_tolerance'] else 'OUTSIDE'} {a.dtype} tolerance {result['tolerance']:g})")
+    print(f"{result['samples_per_s']:,.0f} samples/s on {result['world_size']} ranks; one process "
+          f"{result['single_process_samples_per_s']:,.0f}; scaling efficiency {result['scaling_efficiency']:.2f}")
+    if a.json:
+        print(json.dumps(result))
+    return 0 if result["within_tolerance"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
