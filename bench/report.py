@@ -128,8 +128,16 @@ def render(runs: list[Run], baseline: Run, keys, comparisons, fmt: str) -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+def _shown(path: Path) -> str:
+    """A path as the reader can use it: relative to the current folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def header(runs: list[Run], baseline: Run) -> str:
-    lines = [f"{len(runs)} runs; baseline: {baseline.label} ({baseline.path})",
+    lines = [f"{len(runs)} runs; baseline: {baseline.label} ({_shown(baseline.path)})",
              "verdict: IQR-based (slower / faster when the interquartile ranges of round times do not overlap)"]
     machines = {run.machine for run in runs}
     if len(machines) > 1:
