@@ -11,7 +11,7 @@ verifies itself on rank 0 against one plain process (same seed, same global batc
   param_max_abs_err  after K steps: max |DDP parameters - one-process parameters|
   rank_max_abs_diff  after K steps: max difference of the parameters between ranks (0 expected)
 
-Then it times K further training steps on all ranks (samples_per_s, all ranks together), and runs
+Then it times --timed-steps further training steps on all ranks (samples_per_s, all ranks together), and runs
 one process with the same per-rank batch and thread budget to give scaling_efficiency =
 samples_per_s / (N x the one-process samples_per_s).
 
@@ -132,7 +132,7 @@ def worker(config: dict) -> None:
             torch.cuda.synchronize()
         dist.barrier()
         start = time.perf_counter()
-        for step in range(steps):
+        for step in range(config["timed_steps"]):
             train_step(-1, x, y)
             optimizer.step()
         if cuda:
@@ -140,7 +140,7 @@ def worker(config: dict) -> None:
         elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
         dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
         result["seconds"] = elapsed.item()
-        result["samples_per_s"] = global_batch * steps / elapsed.item()
+        result["samples_per_s"] = global_batch * config["timed_steps"] / elapsed.item()
         if rank == 0:
             Path(config["result_file"]).write_text(json.dumps(result))
         dist.destroy_process_group()
@@ -181,18 +181,30 @@ def launch(nproc: int, config: dict, timeout: float) -> dict:
             proc.communicate()
             raise RunFailed(f"the run did not finish within {timeout:g} s and was stopped") from None
         if proc.returncode != 0:
-            errors = sorted(tmp.glob("rank*.error"))
-            if errors:
-                first = min(errors, key=lambda p: p.stat().st_mtime)
-                rank = first.stem[4:]
-                raise RunFailed(f"rank {rank} failed: {first.read_text().strip()}; torchrun stopped the others "
-                                f"(exit status {proc.returncode})")
-            match = re.search(r"rank\s*:\s*(\d+).*?\n.*?exitcode\s*:\s*(-?\d+)", output, re.S)
-            if match:
-                raise RunFailed(f"rank {match.group(1)} exited with code {match.group(2)}; torchrun stopped the others")
-            tail = " | ".join(output.strip().splitlines()[-3:])
-            raise RunFailed(f"torchrun exited with status {proc.returncode}: {tail}")
+            raise RunFailed(_failure_message(output, tmp, proc.returncode))
         return json.loads((tmp / "result.json").read_text())
+
+
+def _failure_message(output: str, error_dir: Path, status: int) -> str:
+    """Name the rank whose failure ended the run.
+
+    torchrun lists every failed rank with its exit code. A rank that died without writing its
+    error file (it exited, or was killed) is the cause: the others' errors ("connection closed
+    by peer") follow from it. Otherwise the earliest error file is the first failure.
+    """
+    failed = {int(r): int(c) for r, c in re.findall(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(-?\d+)",
+                                                  output)}
+    errors = {int(p.stem[4:]): p for p in error_dir.glob("rank*.error")}
+    silent = sorted(r for r in failed if r not in errors)
+    if silent:
+        rank = silent[0]
+        return (f"rank {rank} exited with code {failed[rank]} without raising; torchrun stopped the others "
+                f"(exit status {status})")
+    if errors:
+        rank = min(errors, key=lambda r: errors[r].stat().st_mtime_ns)
+        return f"rank {rank} failed: {errors[rank].read_text().strip()}; torchrun stopped the others (exit status {status})"
+    tail = " | ".join(output.strip().splitlines()[-3:])
+    return f"torchrun exited with status {status}: {tail}"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -223,6 +235,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=_int, default=64, help="global batch, split evenly over the ranks (default: 64)")
     p.add_argument("--backend", choices=BACKENDS, default="gloo", help="gloo (CPU) or nccl (one GPU per rank)")
     p.add_argument("--steps", type=_int, default=20, help="SGD steps to verify, and then to time (default: 20)")
+    p.add_argument("--timed-steps", type=_int, default=50, help="training steps timed after the check (default: 50)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is stopped (default: 300)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
@@ -244,8 +257,8 @@ def parse_args(argv=None):
                 f"accepted: 1 to {os.cpu_count()}")
     if a.batch_size < 1 or a.batch_size % a.nproc:
         p.error(f"--batch-size {a.batch_size}: the global batch must be a positive multiple of --nproc {a.nproc}")
-    if a.steps < 1:
-        p.error(f"--steps {a.steps}: accepted: 1 or more")
+    if a.steps < 1 or a.timed_steps < 1:
+        p.error(f"--steps {a.steps} / --timed-steps {a.timed_steps}: accepted: 1 or more")
     if a.plant_failure and a.plant_failure["rank"] >= a.nproc:
         p.error(f"--plant-failure rank {a.plant_failure['rank']}: accepted: 0 to {a.nproc - 1}")
     return a
@@ -253,7 +266,8 @@ def parse_args(argv=None):
 
 def run(a) -> dict:
     threads = max(1, (os.cpu_count() or 1) // a.nproc) if a.backend == "gloo" else 1
-    base = {"backend": a.backend, "model": a.model, "steps": a.steps, "dtype": a.dtype, "threads": threads,
+    base = {"backend": a.backend, "model": a.model, "steps": a.steps, "timed_steps": a.timed_steps,
+            "dtype": a.dtype, "threads": threads,
             "timeout": a.timeout, "plant_failure": a.plant_failure}
     result = launch(a.nproc, dict(base, global_batch=a.batch_size, verify=True), a.timeout)
     # One process, the same per-rank batch and thread budget: the yardstick for scaling.

@@ -1,0 +1,93 @@
+"""DistributedDataParallel through torchrun computes what one process computes (gloo on CPUs, NCCL
+on GPUs), and a failing rank ends the whole run, named, within a bounded time.
+
+Marked ``distributed``. Each case starts torchrun (standalone, loopback) via bench.distributed.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import distributed
+
+pytestmark = pytest.mark.distributed
+ROOT = Path(__file__).resolve().parents[1]
+FAILURE_BOUND_S = 60  # a planted failure must end the run well within this
+
+
+def verify(nproc, backend="gloo", dtype="float64", steps=3, plant_failure=None):
+    config = {"backend": backend, "model": "chapter_net", "steps": steps, "timed_steps": 2, "dtype": dtype,
+              "threads": 1, "timeout": 120, "plant_failure": plant_failure, "global_batch": 8 * nproc,
+              "verify": True}
+    return distributed.launch(nproc, config, timeout=180)
+
+
+def nccl_counts():
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n < 2:
+        return [pytest.param(2, marks=pytest.mark.skip(
+            reason=f"NCCL cases need two or more GPUs; this machine has {n}"), id="nccl-2")]
+    return [pytest.param(k, marks=pytest.mark.cuda, id=f"nccl-{k}") for k in range(2, n + 1)]
+
+
+@pytest.mark.parametrize("nproc", [1, 2], ids=["gloo-1", "gloo-2"])
+def test_ddp_gradients_and_steps_equal_one_process_float64(nproc):
+    result = verify(nproc)
+    assert result["world_size"] == nproc
+    assert result["grad_max_abs_err"] <= distributed.TOLERANCE["float64"]
+    assert result["param_max_abs_err"] <= distributed.TOLERANCE["float64"]
+    assert result["rank_max_abs_diff"] == 0.0
+
+
+@pytest.mark.parametrize("nproc", nccl_counts())
+def test_nccl_matches_one_process(nproc):
+    result = verify(nproc, backend="nccl", dtype="float32")
+    assert result["grad_max_abs_err"] <= distributed.TOLERANCE["float32"]
+    assert result["param_max_abs_err"] <= distributed.TOLERANCE["float32"]
+    assert result["rank_max_abs_diff"] == 0.0
+
+
+def test_the_command_on_two_gloo_ranks_in_float32():
+    # The command as a user runs it: verification, timing and scaling efficiency, JSON last.
+    out = subprocess.run([sys.executable, "-m", "bench.distributed", "--nproc", "2", "--model", "chapter_net",
+                          "--steps", "3", "--timed-steps", "10", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for key in ("world_size", "backend", "model", "global_batch_size", "samples_per_s", "scaling_efficiency",
+                "grad_max_abs_err", "param_max_abs_err", "torch_version"):
+        assert key in result, key
+    assert result["within_tolerance"] and result["grad_max_abs_err"] <= distributed.TOLERANCE["float32"]
+    assert result["samples_per_s"] > 0 and 0 < result["scaling_efficiency"] < 2
+
+
+@pytest.mark.parametrize("how, rank", [("raise", 1), ("exit", 0)])
+def test_a_failing_rank_ends_the_run_and_is_named(how, rank):
+    start = time.monotonic()
+    with pytest.raises(distributed.RunFailed, match=f"rank {rank} "):
+        verify(2, dtype="float32", steps=4, plant_failure={"rank": rank, "step": 2, "how": how})
+    assert time.monotonic() - start < FAILURE_BOUND_S
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--nproc", "0"], "1 or more"), (["--nproc", "999"], "accepted: 1 to"),
+    (["--batch-size", "7", "--nproc", "2"], "multiple of --nproc"),
+])
+def test_bad_input_is_one_line(args, says, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        distributed.parse_args(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here, so nccl is valid")
+def test_nccl_without_cuda_is_one_line(capsys):
+    with pytest.raises(SystemExit):
+        distributed.parse_args(["--backend", "nccl"])
+    assert "needs CUDA" in capsys.readouterr().err
