@@ -122,25 +122,33 @@ def worker(config: dict) -> None:
             if rank == 0:
                 result["param_max_abs_err"] = _max_rel_err(params, _flat(reference.parameters()))
                 result["rank_max_abs_diff"] = max((g - params).abs().max().item() for g in gathered)
-        # Timing: warm up, line the ranks up, then K steps; the slowest rank's time counts.
+        # Timing: warm up first.
         for step in range(WARMUP_STEPS):
             x, y = batch(step)
             train_step(-1, x, y)
             optimizer.step()
+        # Timed in blocks (--timed-steps split evenly): each block starts with the ranks lined up
+        # at a barrier, and its time is the slowest rank's.
         x, y = batch(0)
-        if cuda:
-            torch.cuda.synchronize()
-        dist.barrier()
-        start = time.perf_counter()
-        for step in range(config["timed_steps"]):
-            train_step(-1, x, y)
-            optimizer.step()
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
-        dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
-        result["seconds"] = elapsed.item()
-        result["samples_per_s"] = global_batch * config["timed_steps"] / elapsed.item()
+        blocks = config.get("blocks", 1)
+        per_block = max(1, config["timed_steps"] // blocks)
+        block_seconds = []
+        for _ in range(blocks):
+            if cuda:
+                torch.cuda.synchronize()
+            dist.barrier()
+            start = time.perf_counter()
+            for _ in range(per_block):
+                train_step(-1, x, y)
+                optimizer.step()
+            if cuda:
+                torch.cuda.synchronize()
+            elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
+            dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
+            block_seconds.append(elapsed.item())
+        result["block_seconds"], result["steps_per_block"] = block_seconds, per_block
+        result["seconds"] = sum(block_seconds)
+        result["samples_per_s"] = global_batch * per_block * blocks / result["seconds"]
         if rank == 0:
             Path(config["result_file"]).write_text(json.dumps(result))
         dist.destroy_process_group()

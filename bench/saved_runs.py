@@ -3,7 +3,7 @@
 A run is one file. Each of its cases is keyed by what identifies it across runs, so that runs
 from different torch releases or machines line up: throughput cases by model, phase, device,
 batch size, dtype, memory format and compile mode; data-loading cases by dataset, source,
-augmentation and device. Time-to-accuracy cases are single measurements and are not compared.
+augmentation and device; distributed cases by model, backend, ranks and global batch. Time-to-accuracy cases are single measurements and are not compared.
 Torch-free, so that the report runs in a small environment.
 """
 
@@ -69,6 +69,8 @@ def case_key(info: dict) -> tuple | None:
                 info.get("compile_mode", "eager"))
     if kind == "data_loading":
         return ("data_loading", info["dataset"], info["source"], bool(info["augment"]), info["device"])
+    if kind == "distributed":
+        return ("distributed", info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
     return None
 
 
@@ -77,6 +79,9 @@ def case_name(key: tuple) -> str:
         _, model, phase, device, bs, dtype, memory_format, compile_mode = key
         extra = [v for v, d in ((dtype, "float32"), (memory_format, "contiguous"), (compile_mode, "eager")) if v != d]
         return "-".join([model, device, f"bs{bs}", phase, *extra])
+    if key[0] == "distributed":
+        _, model, backend, world_size, global_batch = key
+        return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
     _, dataset, source, augment, device = key
     return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
 
@@ -92,6 +97,8 @@ def _stats(bench: dict, key: tuple) -> CaseStats | None:
     info = bench["extra_info"]
     if key[0] == "throughput":
         return CaseStats(median, q1, q3, float(info["batch_size"]), "samples/s")
+    if key[0] == "distributed":
+        return CaseStats(median, q1, q3, float(info["global_batch_size"]) * float(info["steps_per_block"]), "samples/s")
     return CaseStats(median, q1, q3, float(info.get("images", 1)), "images/s")
 
 

@@ -150,9 +150,33 @@ def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "s
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
+    """The distributed training step per backend and world size, with its scaling efficiency."""
+    rows = []
+    for bench in benchmarks:
+        info = bench.get("extra_info") or {}
+        if info.get("kind") != "distributed":
+            continue
+        n = noise(bench)
+        efficiency = info.get("scaling_efficiency")
+        rows.append(((info["backend"], info["model"], info["world_size"]), [
+            info["backend"], info["model"], info["world_size"], info["global_batch_size"],
+            _fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("single_process_samples_per_s")),
+            "n/a" if efficiency is None else f"{efficiency:.2f}",
+            f"{info['grad_max_abs_err']:.1e} / {info['param_max_abs_err']:.1e}",
+            "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")]))
+    if not rows:
+        return ""
+    return tabulate([row for _, row in sorted(rows, key=lambda r: r[0])],
+                    headers=["backend", "model", "ranks", "global batch", "samples/s", "1 process samples/s",
+                             "scaling efficiency", "grad / param error", "noise"],
+                    tablefmt=fmt, disable_numparse=True)
+
+
 def all_tables(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> list[tuple[str, str]]:
     """(title, table) for every kind of case the run holds, in reading order."""
     tables = [("Throughput: samples/s per device", throughput_table(benchmarks, devices, fmt)),
               ("Time to accuracy", time_to_accuracy_table(benchmarks, fmt)),
-              ("Data loading", data_loading_table(benchmarks, devices, fmt))]
+              ("Data loading", data_loading_table(benchmarks, devices, fmt)),
+              ("Distributed training step", distributed_table(benchmarks, fmt))]
     return [(title, table) for title, table in tables if table]
