@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import signal
@@ -219,18 +218,6 @@ def _failure_message(output: str, error_dir: Path, status: int) -> str:
     return f"torchrun exited with status {status}: {tail}"
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{PROG}: error: {message}\n")
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
 def _failure(text: str) -> dict:
     match = re.fullmatch(r"(\d+):(\d+):(raise|exit)", text)
     if not match:
@@ -240,8 +227,9 @@ def _failure(text: str) -> dict:
 
 def parse_args(argv=None):
     from reference_models import MODELS
+    from reference_models.cli_args import OneLineParser, whole_number as _int
 
-    p = _OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--nproc", type=_int, default=2, help="processes (ranks) on this machine (default: 2)")
     p.add_argument("--model", choices=tuple(MODELS), default="chapter_net")
     p.add_argument("--batch-size", type=_int, default=64, help="global batch, split evenly over the ranks (default: 64)")

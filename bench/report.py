@@ -199,6 +199,8 @@ def plot(path: Path, runs: list[Run], keys) -> None:
 
 
 class _OneLineParser(argparse.ArgumentParser):
+    # reference_models.cli_args.OneLineParser's twin: importing reference_models imports torch,
+    # and the report must run without it (tox's report environment).
     def error(self, message):
         self.exit(2, f"{PROG}: error: {message}\n")
 

@@ -44,7 +44,7 @@ def _device_batching_epoch(device: str, augment: bool):
         order = torch.randperm(IMAGES, generator=generator).to(device)
         for start in range(0, IMAGES, BATCH):
             idx = order[start:start + BATCH]
-            x, y = x_all[idx], y_all[idx]
+            x, _labels = x_all[idx], y_all[idx]  # labels gathered too, as a training loop does
             if augment:
                 x = data.augment_batch(DATASET, x, tensors.background, generator)
         devices.synchronize(device)

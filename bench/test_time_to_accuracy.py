@@ -8,7 +8,6 @@ the two loops side by side with their ratio.
 
 import pytest
 
-from bench.devices import unavailable_reason
 from reference_models.train import TrainConfig, train
 
 TARGET, MAX_EPOCHS, MODEL, DATASET = 0.95, 10, "chapter_net", "mnist5k"

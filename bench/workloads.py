@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.batches import class_targets, images, seeded_model
-from bench.naming import PHASES
+from bench.naming import PHASES  # noqa: F401  (re-exported: the grid's phases)
 from reference_models import MODELS
 
 DTYPES = ("float32", "bfloat16", "float16")

@@ -22,7 +22,6 @@ With --json the last line printed is one JSON object describing the run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_models import MODELS, data
+from reference_models.cli_args import OneLineParser, choice, non_negative_int, positive_float, positive_int
 from reference_models.registry import build
 
 LOOPS = ("tutorial", "fast")
@@ -252,67 +252,24 @@ def _record(result, epoch, loss, test_accuracy, seconds, report, progress) -> bo
 
 # -- the command -----------------------------------------------------------------------------------
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive; accepted: a positive integer")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a whole number, 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; accepted: a positive number such as 0.01") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a positive, finite number such as 0.01")
-    return value
-
-
-def _choice(accepted):
-    def parse(text: str) -> str:
-        if text not in accepted:
-            raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(accepted)}")
-        return text
-    return parse
-
-
 def parse_args(argv=None) -> tuple[TrainConfig, bool]:
-    p = _OneLineParser(prog="python -m reference_models.train",
+    p = OneLineParser(prog="python -m reference_models.train",
                        description="Train one of the chapter's networks on real images (the five steps).")
-    p.add_argument("--model", type=_choice(tuple(MODELS)), default="chapter_net", help=f"one of {', '.join(MODELS)}")
-    p.add_argument("--dataset", type=_choice(data.DATASETS), default="mnist5k", help=f"one of {', '.join(data.DATASETS)}")
-    p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="default: 4 (tutorial), 64 (fast)")
-    p.add_argument("--optimizer", type=_choice(OPTIMIZERS), default=None, help="sgd (default) or adam")
-    p.add_argument("--lr", type=_positive_float, default=None,
+    p.add_argument("--model", type=choice(tuple(MODELS)), default="chapter_net", help=f"one of {', '.join(MODELS)}")
+    p.add_argument("--dataset", type=choice(data.DATASETS), default="mnist5k", help=f"one of {', '.join(data.DATASETS)}")
+    p.add_argument("--epochs", type=positive_int, default=10)
+    p.add_argument("--batch-size", type=positive_int, default=None, help="default: 4 (tutorial), 64 (fast)")
+    p.add_argument("--optimizer", type=choice(OPTIMIZERS), default=None, help="sgd (default) or adam")
+    p.add_argument("--lr", type=positive_float, default=None,
                    help="default: 0.001 (tutorial), 0.05 peak of the one-cycle schedule (fast, SGD), 0.003 (fast, Adam)")
-    p.add_argument("--device", type=_choice(DEVICES), default="cpu")
-    p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--loop", type=_choice(LOOPS), default="fast")
+    p.add_argument("--device", type=choice(DEVICES), default="cpu")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--loop", type=choice(LOOPS), default="fast")
     p.add_argument("--data-root", default=None, help=f"folder of torchvision datasets (default: ${data.DATA_ROOT_ENV})")
-    p.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader workers (tutorial loop)")
+    p.add_argument("--workers", type=non_negative_int, default=0, help="DataLoader workers (tutorial loop)")
     p.add_argument("--augment", choices=("on", "off"), default=None,
                    help="augmentation (default: off for tutorial, on for fast)")
-    p.add_argument("--target-accuracy", type=_positive_float, default=None,
+    p.add_argument("--target-accuracy", type=positive_float, default=None,
                    help="stop after the first epoch whose test accuracy reaches this fraction")
     p.add_argument("--json", action="store_true", help="end with one line of JSON describing the run")
     a = p.parse_args(argv)

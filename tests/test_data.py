@@ -76,7 +76,6 @@ def test_random_shift_is_a_crop_of_the_padded_image():
 def test_flips_are_for_cifar10_only():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(2 * 32 * 32, dtype=torch.float32).view(2, 1, 32, 32).repeat(32, 1, 1, 1)
-    background = torch.zeros(1)
     names = {type(t).__name__ for t in data.augmentation_for("cifar10")}
     assert "RandomHorizontalFlip" in names
     assert "RandomHorizontalFlip" not in {type(t).__name__ for t in data.augmentation_for("mnist5k")}

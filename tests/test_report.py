@@ -1,6 +1,5 @@
 """python -m bench.report: matching runs, the verdict, regressions, exports and bad input."""
 
-import copy
 import json
 from pathlib import Path
 

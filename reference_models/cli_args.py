@@ -1,0 +1,61 @@
+"""Command-line pieces shared by the suite's commands: bad input is one line and exit status 2.
+
+argparse's own error prints the usage block and the message; a user who mistyped one value
+needs only the message, which here always says what is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive; accepted: a positive integer")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a whole number, 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; accepted: a positive number such as 0.01") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a positive, finite number such as 0.01")
+    return value
+
+
+def choice(accepted):
+    """A type that takes one of ``accepted`` and otherwise says which are."""
+    def parse(text: str) -> str:
+        if text not in accepted:
+            raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(accepted)}")
+        return text
+    return parse
