@@ -36,7 +36,7 @@ test: venv
 # both devices. Writes its JSON and Markdown into $$OUT when set, else results/. Uses .venv's
 # python when there is one, else python3 (which must have torch, pytest-benchmark and tabulate).
 GPU_PY      ?= $(if $(wildcard $(PY)),$(PY),python3)
-GPU_CASES   := chapter_net-cpu-bs4-forward,cifar_net-cpu-bs64-train_step,chapter_net-cuda-bs64-forward,cifar_net-cuda-bs256-train_step
+GPU_CASES   := cifar_net-cpu-bs64-train_step,chapter_net-cuda-bs64-forward,cifar_net-cuda-bs256-train_step
 
 gpu-check:
 	@out="$${OUT:-results}"; mkdir -p "$$out"; status=0; \
@@ -47,7 +47,7 @@ gpu-check:
 	echo "== quick benchmarks, cpu and cuda -> $$out"; \
 	$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds || status=1; \
 	echo "== fidelity: suite median vs torch.utils.benchmark.Timer"; \
-	$(GPU_PY) -m bench.fidelity --cases $(GPU_CASES) --repeats 5 --json "$$out/fidelity.json" || status=1; \
+	$(GPU_PY) -m bench.fidelity --cases $(GPU_CASES) --repeats 3 --json "$$out/fidelity.json" || status=1; \
 	exit $$status
 
 clean:
