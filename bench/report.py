@@ -13,7 +13,9 @@ The verdict is IQR-based: a run is "slower" when the first quartile of its round
 the third quartile of the baseline's (the interquartile ranges do not overlap), "faster" in the
 mirror case, and "same" otherwise, so a difference is called only when it exceeds the measured
 noise of both runs. ``--fail-on-regression PCT`` exits 1 and names each case whose slowdown beyond
-noise, Q1(run) / Q3(baseline) - 1, exceeds PCT percent. A geometric mean of the ratios closes the
+noise, Q1(run) / Q3(baseline) - 1, exceeds PCT percent. ``--min-change PCT`` also requires the
+median to move by more than PCT percent before a verdict is called (runs minutes apart on a shared
+machine drift by about 10%, which neither run's IQR shows). A geometric mean of the ratios closes the
 table. Bad input ends with one line naming the file or the problem, and exit status 2.
 """
 
@@ -44,11 +46,14 @@ class Comparison:
     slowdown_beyond_noise: float  # Q1(run) / Q3(base) - 1; > 0 only when slower
 
 
-def compare(base: CaseStats, other: CaseStats) -> Comparison:
+def compare(base: CaseStats, other: CaseStats, min_change: float = 0.0) -> Comparison:
+    """The verdict for ``other`` against ``base``; ``min_change`` (a fraction) is the smallest
+    change of the median worth calling, for drift between runs that no single run's IQR shows."""
     ratio = other.rate / base.rate
-    if other.q1_s > base.q3_s:
+    big_enough = abs(other.median_s / base.median_s - 1) > min_change
+    if other.q1_s > base.q3_s and big_enough:
         verdict = "slower"
-    elif other.q3_s < base.q1_s:
+    elif other.q3_s < base.q1_s and big_enough:
         verdict = "faster"
     else:
         verdict = "same"
@@ -79,12 +84,12 @@ def _sort_key(key: tuple):
     return (1, key)
 
 
-def build_rows(runs: list[Run], baseline: Run) -> tuple[list[tuple], dict[tuple, dict[int, Comparison]]]:
+def build_rows(runs: list[Run], baseline: Run, min_change: float = 0.0) -> tuple[list[tuple], dict[tuple, dict[int, Comparison]]]:
     keys = sorted({k for r in runs for k in r.cases}, key=_sort_key)
     comparisons: dict[tuple, dict[int, Comparison]] = {}
     for key in keys:
         base = baseline.cases.get(key)
-        comparisons[key] = {i: compare(base, r.cases[key]) for i, r in enumerate(runs)
+        comparisons[key] = {i: compare(base, r.cases[key], min_change) for i, r in enumerate(runs)
                             if base is not None and key in r.cases}
     return keys, comparisons
 
@@ -136,9 +141,10 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def header(runs: list[Run], baseline: Run) -> str:
+def header(runs: list[Run], baseline: Run, min_change: float = 0.0) -> str:
     lines = [f"{len(runs)} runs; baseline: {baseline.label} ({_shown(baseline.path)})",
-             "verdict: IQR-based (slower / faster when the interquartile ranges of round times do not overlap)"]
+             "verdict: IQR-based (slower / faster when the interquartile ranges of round times do not overlap"
+             + (f" and the median moved by more than {min_change:.0%})" if min_change else ")")]
     machines = {run.machine for run in runs}
     if len(machines) > 1:
         lines.append("runs come from different machines: "
@@ -234,6 +240,9 @@ def main(argv=None) -> int:
     p.add_argument("--plot", type=Path, help="also plot samples/s per case across runs to this PNG file")
     p.add_argument("--fail-on-regression", type=_percent, default=None, metavar="PCT",
                    help="exit 1 naming each case slower than the baseline by more than PCT%% beyond noise")
+    p.add_argument("--min-change", type=_percent, default=0.0, metavar="PCT",
+                   help="call a difference only when the median also moved by more than PCT%% (default: 0); "
+                        "for drift between runs, which no run's own IQR shows")
     p.add_argument("--cuda-vs-cpu", action="store_true", help="also print each run's CUDA ÷ CPU table")
     args = p.parse_args(argv)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
@@ -241,7 +250,8 @@ def main(argv=None) -> int:
     try:
         runs, notes = collect(args.paths)
         baseline = choose_baseline(runs, args.baseline)
-        keys, comparisons = build_rows(runs, baseline)
+        min_change = args.min_change / 100
+        keys, comparisons = build_rows(runs, baseline, min_change)
         others = [i for i, r in enumerate(runs) if r is not baseline]
         if others and not any(i in comparisons[k] for k in keys for i in others):
             raise BadInput("the runs have no case in common with the baseline "
@@ -249,7 +259,7 @@ def main(argv=None) -> int:
         for note in notes:
             print(f"{PROG}: {note}", file=sys.stderr)
         table = render(runs, baseline, keys, comparisons, args.format)
-        print(header(runs, baseline))
+        print(header(runs, baseline, min_change))
         print(table)
         if args.cuda_vs_cpu:
             from bench.summary_table import throughput_table
@@ -258,7 +268,7 @@ def main(argv=None) -> int:
                                                       or "(no throughput cases)"))
         if args.markdown:
             md = render(runs, baseline, keys, comparisons, "github")
-            write_atomic(args.markdown, f"# Comparison of saved runs\n\n{header(runs, baseline)}\n\n{md}\n".replace(
+            write_atomic(args.markdown, f"# Comparison of saved runs\n\n{header(runs, baseline, min_change)}\n\n{md}\n".replace(
                 "\nverdict:", "  \nverdict:").replace("\nmachine", "  \nmachine").replace("\nruns come", "  \nruns come"))
         out = records(runs, baseline, keys, comparisons)
         if args.csv:

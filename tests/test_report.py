@@ -144,3 +144,11 @@ def test_folders_skip_json_that_is_not_a_run_but_not_a_cut_short_run(tmp_path, c
     assert "skipped" in capsys.readouterr().err
     (tmp_path / "b.json").write_text('{"benchmarks": [')
     _one_line_error(capsys, [str(tmp_path)], "cut short")
+
+
+def test_min_change_holds_back_small_shifts_between_quiet_runs():
+    base = CaseStats(1.0, 0.99, 1.01, 4, "samples/s")
+    shifted = CaseStats(1.05, 1.04, 1.06, 4, "samples/s")  # IQRs apart, median 5% slower
+    assert report.compare(base, shifted).verdict == "slower"
+    assert report.compare(base, shifted, min_change=0.10).verdict == "same"
+    assert report.compare(base, CaseStats(1.2, 1.19, 1.21, 4, "samples/s"), min_change=0.10).verdict == "slower"
