@@ -1,6 +1,6 @@
 """Cross-check: does the suite's median agree with torch.utils.benchmark.Timer on the same work?
 
-    python -m bench.fidelity [--cases ID,ID,...] [--repeats 3] [--tolerance 0.05] [--json FILE]
+    python -m bench.fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
 
 For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
 suite's own options and timer, run through ``pytest.main`` in this process) and Timer's median
@@ -15,7 +15,6 @@ outside its timed region.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -88,7 +87,9 @@ def timer_median(case, min_run_time: float) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fidelity", description=__doc__.split("\n\n")[0])
+    from reference_models.cli_args import OneLineParser
+
+    parser = OneLineParser(prog="python -m bench.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help="comma-separated case ids (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7, help="suite/Timer alternations per case (default: 7)")

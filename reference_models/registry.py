@@ -23,7 +23,6 @@ class ModelSpec:
     num_classes: int
     feature_size: int  # values per sample entering fc1, after the second pooling
     relu_after_conv: bool  # False for the chapter's Net, True for the tutorial's forms
-    conv_kernel: int
     source: str  # where the architecture comes from
 
     def build(self, **options) -> nn.Module:
@@ -33,11 +32,11 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("chapter_net", Net, (1, 32, 32), 10, 16 * 6 * 6, False, 3,
+        ModelSpec("chapter_net", Net, (1, 32, 32), 10, 16 * 6 * 6, False,
                   "the chapter's Net, section 2, as written"),
-        ModelSpec("lenet", LeNet, (1, 32, 32), 10, 16 * 6 * 6, True, 3,
+        ModelSpec("lenet", LeNet, (1, 32, 32), 10, 16 * 6 * 6, True,
                   "the 60 minute blitz tutorial's Net (ReLU after each convolution)"),
-        ModelSpec("cifar_net", CifarNet, (3, 32, 32), 10, 16 * 5 * 5, True, 5,
+        ModelSpec("cifar_net", CifarNet, (3, 32, 32), 10, 16 * 5 * 5, True,
                   "the tutorial's CIFAR-10 classifier"),
     )
 }

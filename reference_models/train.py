@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -275,7 +276,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, bool]:
     a = p.parse_args(argv)
     if a.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: CUDA is not available here (torch.cuda.is_available() is False); accepted: cpu")
-    if a.data_root is not None and a.dataset in data.LOCAL_DATASETS and not __import__("os").path.isdir(a.data_root):
+    if a.data_root is not None and a.dataset in data.LOCAL_DATASETS and not os.path.isdir(a.data_root):
         p.error(f"--data-root {a.data_root!r} is not a folder; accepted: an existing folder holding {a.dataset}")
     if a.target_accuracy is not None and a.target_accuracy > 1:
         p.error(f"--target-accuracy {a.target_accuracy} is above 1; accepted: a fraction such as 0.95")
