@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test profile gpu-check clean
+.PHONY: venv bench test profile matrix gpu-check clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,11 @@ bench: venv
 # Profiler traces of the quick benchmark set (TensorBoard / Perfetto), under results/traces/.
 profile: venv
 	$(PY) -m pytest bench/test_throughput.py --benchmark-only --quick --profile $(ARGS)
+
+# Torch releases compared in interleaved rounds of their tox environments (see the README,
+# "Across torch releases"), e.g. make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
+matrix: venv
+	$(PY) -m bench.matrix $(ARGS)
 
 # The whole verification suite, with every benchmark run once as a smoke test (untimed).
 test: venv

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import devices, machine, options, results_store, summary_table, timing, workloads
+from bench import cases, devices, machine, options, results_store, summary_table, timing
 from reference_models import MODELS
 
-PHASE_CHOICES = workloads.PHASES
+PHASE_CHOICES = cases.PHASES
 
 
 def pytest_addoption(parser):
@@ -36,13 +36,13 @@ def pytest_addoption(parser):
     add("--phases", default=",".join(PHASE_CHOICES), metavar="LIST",
         help=f"comma-separated benchmark phases, from: {', '.join(PHASE_CHOICES)} (default: all)")
     add("--dtypes", default="float32", metavar="LIST",
-        help=f"comma-separated benchmark dtypes, from: {', '.join(workloads.DTYPES)} "
+        help=f"comma-separated benchmark dtypes, from: {', '.join(cases.DTYPES)} "
              "(default: float32; bfloat16 and float16 are autocast, on CUDA only)")
     add("--memory-formats", default="contiguous", metavar="LIST",
-        help=f"comma-separated benchmark memory formats, from: {', '.join(workloads.MEMORY_FORMATS)} "
+        help=f"comma-separated benchmark memory formats, from: {', '.join(cases.MEMORY_FORMATS)} "
              "(default: contiguous)")
     add("--compile-modes", default="eager", metavar="LIST",
-        help=f"comma-separated, from: {', '.join(workloads.COMPILE_MODES)} "
+        help=f"comma-separated, from: {', '.join(cases.COMPILE_MODES)} "
              "(default: eager; compiled wraps the model in torch.compile)")
     add("--quick", action="store_true",
         help="benchmark every model and phase at batch sizes "
@@ -56,6 +56,12 @@ def pytest_addoption(parser):
     add("--data-root", default=None, metavar="DIR",
         help="folder holding torchvision datasets (mnist, fashion_mnist, cifar10) in their own layout; "
              "default: $BLITZBENCH_DATA_ROOT. Cases that need them are skipped with the reason when absent")
+    add("--series", default=None, metavar="NAME",
+        help="record the run as part of series NAME (python -m bench.matrix passes its tox env here)")
+    add("--round", default=None, metavar="N",
+        help="with --series: record the run as round N of that series (set by python -m bench.matrix)")
+    add("--matrix-id", default=None, metavar="ID",
+        help="with --series: the matrix run this round belongs to (set by python -m bench.matrix)")
     add("--results-dir", default="results", metavar="DIR",
         help="where each benchmark run is saved as pytest-benchmark JSON, with its table as "
              "Markdown (default: results)")
@@ -69,12 +75,13 @@ def pytest_configure(config):
         config.blitz_batch_sizes = options.parse_batch_sizes(text) if text is not None else None
         config.blitz_models = options.parse_choices(get("--models"), "--models", tuple(MODELS))
         config.blitz_phases = options.parse_choices(get("--phases"), "--phases", PHASE_CHOICES)
-        config.blitz_dtypes = options.parse_choices(get("--dtypes"), "--dtypes", workloads.DTYPES)
+        config.blitz_dtypes = options.parse_choices(get("--dtypes"), "--dtypes", cases.DTYPES)
         config.blitz_memory_formats = options.parse_choices(
-            get("--memory-formats"), "--memory-formats", workloads.MEMORY_FORMATS)
+            get("--memory-formats"), "--memory-formats", cases.MEMORY_FORMATS)
         config.blitz_compile_modes = options.parse_choices(
-            get("--compile-modes"), "--compile-modes", workloads.COMPILE_MODES)
+            get("--compile-modes"), "--compile-modes", cases.COMPILE_MODES)
         config.blitz_results_dir = options.parse_results_dir(get("--results-dir"))
+        config.blitz_matrix_record = options.parse_matrix_record(get("--series"), get("--round"), get("--matrix-id"))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     config.blitz_started = datetime.now()
@@ -106,7 +113,7 @@ def bench_case_params(config):
                              config.blitz_phases, config.blitz_dtypes, config.blitz_memory_formats,
                              config.blitz_compile_modes)
     for model, device, batch_size, phase, dtype, memory_format, compile_mode in grid:
-        case = workloads.Case(model, device, batch_size, phase, dtype, memory_format, compile_mode)
+        case = cases.Case(model, device, batch_size, phase, dtype, memory_format, compile_mode)
         marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick))]
         if device == "cuda":
             marks.append(pytest.mark.cuda)
@@ -186,6 +193,8 @@ def profiler(request):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(machine.describe(peaks=config.blitz_peaks))
+    if config.blitz_matrix_record:
+        machine_info["blitzbench_matrix"] = config.blitz_matrix_record  # read by bench.saved_runs
 
 
 def _ran_benchmarks(config) -> list:
@@ -196,12 +205,15 @@ def _ran_benchmarks(config) -> list:
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Save the run (pytest-benchmark JSON) and print and save the CPU-beside-CUDA table."""
     _report_profiles(terminalreporter, config)
     benchmarks = _ran_benchmarks(config)
     if not benchmarks:
         return  # a run that benchmarked nothing saves nothing
+    if exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: a partial run would read as a whole one
+        terminalreporter.write_line("blitzbench: interrupted, so this run is not saved; earlier runs are untouched")
+        return
     session = config._benchmarksession
     output = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=benchmarks, include_data=True, machine_info=session.get_machine_info(),

@@ -30,22 +30,15 @@ DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
 
 
 def parse_case(text: str):
-    from bench.workloads import PHASES, Case
+    """A case id (bench.cases' form) that the cross-check can run; ValueError says what is accepted."""
+    from bench.cases import PHASES, Case
     from reference_models import MODELS
 
-    parts = text.split("-")
-    accepted = "model-device-bsN-phase, such as chapter_net-cpu-bs4-forward"
-    if len(parts) != 4 or not parts[2].startswith("bs") or not parts[2][2:].isdigit() or int(parts[2][2:]) < 1:
-        raise ValueError(f"case {text!r} is not of the form {accepted}")
-    model, device, bs, phase = parts
-    if model not in MODELS:
-        raise ValueError(f"case {text!r}: unknown model {model!r}; accepted: {', '.join(MODELS)}")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"case {text!r}: unknown device {device!r}; accepted: cpu, cuda")
-    if phase not in PHASES or phase == "backward":
+    case = Case.parse(text, models=tuple(MODELS))
+    if case.phase == "backward":
         accepted_phases = ", ".join(p for p in PHASES if p != "backward")
-        raise ValueError(f"case {text!r}: phase {phase!r} cannot be cross-checked; accepted: {accepted_phases}")
-    return Case(model, device, int(bs[2:]), phase)
+        raise ValueError(f"case {text!r}: phase 'backward' cannot be cross-checked; accepted: {accepted_phases}")
+    return case
 
 
 def suite_median(case, workdir: Path) -> float:

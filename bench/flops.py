@@ -12,7 +12,8 @@ import dataclasses
 
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.workloads import Case, Workload
+from bench.cases import Case
+from bench.workloads import Workload
 
 
 def flops_per_sample(case: Case) -> float | None:

@@ -53,6 +53,23 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(sizes))
 
 
+def parse_matrix_record(series: str | None, round_text: str | None, matrix_id: str | None) -> dict | None:
+    """--series NAME --round N --matrix-id ID -> {"series", "round", "matrix"}; None without --series."""
+    if series is None:
+        if round_text is not None or matrix_id is not None:
+            raise ValueError("--round and --matrix-id need --series NAME (python -m bench.matrix sets all three)")
+        return None
+    if not series.strip():
+        raise ValueError("--series needs a name, such as torch214")
+    try:
+        round_number = int(round_text) if round_text is not None else None
+    except ValueError:
+        round_number = 0
+    if round_number is None or round_number < 1:
+        raise ValueError(f"--round: {round_text!r} is not accepted; with --series, give --round as a positive integer")
+    return {"series": series.strip(), "round": round_number, "matrix": matrix_id}
+
+
 def parse_results_dir(text: str) -> Path:
     """A folder to save runs in: it may not exist yet, but must not be a file."""
     if not text.strip():

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
-from bench.workloads import Case, Workload
+from bench.cases import Case
+from bench.workloads import Workload
 
 WAIT, WARMUP, ACTIVE = 1, 1, 3
 LABELS = ("forward", "backward", "step")

@@ -1,22 +1,31 @@
-"""Compare saved benchmark runs: one row per case, one column group per run.
+"""Compare saved benchmark runs: one row per case, one column group per series of runs.
 
-    python -m bench.report [PATH ...] [--baseline PATH|TORCH_VERSION] [--format FMT]
-                           [--csv FILE] [--json FILE] [--markdown FILE] [--plot FILE.png]
-                           [--fail-on-regression PCT] [--cuda-vs-cpu]
+    python -m bench.report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
+                           [--format FMT] [--csv FILE] [--json FILE] [--markdown FILE]
+                           [--plot FILE.png] [--fail-on-regression PCT] [--cuda-vs-cpu]
 
-PATHs are saved runs or folders of them (default: results/). Cases are matched across runs by
-model, phase, device, batch size and dtype (and memory format and compile mode; data-loading
-cases by source and augmentation). For each run: its median samples/s (images/s for data
-loading), the ratio to the baseline run's, and a verdict.
+PATHs are saved runs or folders of them (default: results/). Runs are grouped into series
+(bench.saved_runs.group_series: one per tox environment's folder, or per torch version, devices
+and machine in one flat folder). Cases are matched across series by their key (bench.cases).
 
-The verdict is IQR-based: a run is "slower" when the first quartile of its round times lies above
-the third quartile of the baseline's (the interquartile ranges do not overlap), "faster" in the
-mirror case, and "same" otherwise, so a difference is called only when it exceeds the measured
-noise of both runs. ``--fail-on-regression PCT`` exits 1 and names each case whose slowdown beyond
-noise, Q1(run) / Q3(baseline) - 1, exceeds PCT percent. ``--min-change PCT`` also requires the
-median to move by more than PCT percent before a verdict is called (runs minutes apart on a shared
-machine drift by about 10%, which neither run's IQR shows). A geometric mean of the ratios closes the
-table. Bad input ends with one line naming the file or the problem, and exit status 2.
+Between a series and the baseline series, per case, when both have 2 or more runs: the runs are
+paired round by round (as bench.matrix recorded the rounds, else by time order); the ratio is the
+median over rounds of (rate in round i) / (baseline rate in round i), > 1 meaning faster, with the
+distribution-free interval for that median from bench.paired_stats (95% or more at 6 rounds and
+up; fewer rounds cover less, and then no change is called). The verdict is "faster" or "slower"
+only when the whole interval lies beyond ``--min-change`` (default 5%), "same" when it lies
+within it, "unclear" otherwise. The geometric mean of a series closes the table, with its
+interval from the per-round geometric means (paired the same way).
+
+When either side has a single run, the IQR verdict of one pair is used instead, labelled "single
+run: drift not measured": "slower" when the first quartile of the run's round times lies above
+the third quartile of the baseline's and the median moved by more than --min-change, "faster" in
+the mirror case, "same" otherwise.
+
+``--fail-on-regression PCT`` exits 1 and names each case called slower whose slowdown is more than
+PCT percent even at the interval's favourable end (1 / ci_high - 1; for single runs, beyond both
+runs' noise: Q1(run) / Q3(baseline) - 1). Bad input ends with one line naming the file or the
+problem, and exit status 2.
 """
 
 from __future__ import annotations
@@ -27,28 +36,44 @@ import io
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate, tabulate_formats
 
-from bench.naming import MODEL_ORDER, PHASES
+from bench import paired_stats
+from bench.cases import case_name, sort_key
 from bench.results_store import write_atomic
-from bench.saved_runs import BadInput, CaseStats, Run, case_name, collect
+from bench.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
 
 PROG = "python -m bench.report"
+SINGLE_RUN = "single run: drift not measured"
+PAIRED = "paired rounds"
+DEFAULT_MIN_CHANGE_PCT = 5.0
 
 
 @dataclass(frozen=True)
 class Comparison:
-    ratio: float  # run rate / baseline rate (> 1: faster)
-    verdict: str  # faster, slower, same
-    slowdown_beyond_noise: float  # Q1(run) / Q3(base) - 1; > 0 only when slower
+    ratio: float  # other rate / baseline rate (> 1: faster)
+    verdict: str  # faster, slower, same, unclear
+    rounds: int  # paired rounds behind it (1: a single run)
+    method: str = SINGLE_RUN  # SINGLE_RUN or PAIRED
+    ci_low: float | None = None
+    ci_high: float | None = None
+    coverage: float | None = None  # the interval's exact coverage
+    ratios: tuple[float, ...] = ()  # per round
+    slowdown_bound: float = 0.0  # the least slowdown the data supports; > 0 only when slower
+
+    @property
+    def interval_text(self) -> str:
+        if self.ci_low is None:
+            return f"{self.ratio:.2f}"
+        return f"{self.ratio:.2f} [{self.ci_low:.2f}, {self.ci_high:.2f}]"
 
 
 def compare(base: CaseStats, other: CaseStats, min_change: float = 0.0) -> Comparison:
-    """The verdict for ``other`` against ``base``; ``min_change`` (a fraction) is the smallest
-    change of the median worth calling, for drift between runs that no single run's IQR shows."""
+    """The IQR verdict of one run against one baseline run (no drift between runs measured);
+    ``min_change`` (a fraction) is the smallest change of the median worth calling."""
     ratio = other.rate / base.rate
     big_enough = abs(other.median_s / base.median_s - 1) > min_change
     if other.q1_s > base.q3_s and big_enough:
@@ -57,77 +82,158 @@ def compare(base: CaseStats, other: CaseStats, min_change: float = 0.0) -> Compa
         verdict = "faster"
     else:
         verdict = "same"
-    return Comparison(ratio, verdict, max(0.0, other.q1_s / base.q3_s - 1))
+    return Comparison(ratio, verdict, 1, SINGLE_RUN, slowdown_bound=max(0.0, other.q1_s / base.q3_s - 1))
 
 
-def choose_baseline(runs: list[Run], spec: str | None) -> Run:
-    """--baseline: a run's path, or a torch version (the oldest run of it); default the oldest run."""
-    by_age = sorted(runs, key=lambda r: r.datetime)
+def compare_paired(pairs: list[tuple[CaseStats, CaseStats]], min_change: float) -> Comparison:
+    """The paired verdict over rounds: (baseline, other) stats per round, two rounds or more."""
+    estimate = paired_stats.paired_estimate(other.rate / base.rate for base, other in pairs)
+    verdict = paired_stats.verdict(estimate, min_change)
+    bound = 1 / estimate.ci_high - 1 if verdict == "slower" else 0.0
+    return Comparison(estimate.ratio, verdict, estimate.rounds, PAIRED, estimate.ci_low, estimate.ci_high,
+                      estimate.coverage, estimate.ratios, max(0.0, bound))
+
+
+def compare_case(pairs: list[tuple[Run, Run]], key: tuple, min_change: float) -> Comparison | None:
+    """``key`` in a series against the baseline series, over the rounds where both ran it."""
+    usable = [(base.cases[key], other.cases[key]) for base, other in pairs if key in base.cases and key in other.cases]
+    if not usable:
+        return None
+    if len(usable) == 1:
+        return compare(*usable[0], min_change)
+    return compare_paired(usable, min_change)
+
+
+@dataclass
+class SeriesSummary:
+    """A series' geometric mean of ratios over the cases it shares with the baseline."""
+
+    ratio: float | None
+    verdict: str
+    rounds: int
+    cases: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    coverage: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def interval_text(self) -> str:
+        if self.ratio is None:
+            return "n/a"
+        if self.ci_low is None:
+            return f"{self.ratio:.3f}"
+        return f"{self.ratio:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
+
+
+def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison], min_change: float) -> SeriesSummary:
+    """Paired (2 rounds or more): per round, the geometric mean over the cases every round of both
+    series ran, then the median of those and its interval. Otherwise the plain geometric mean."""
+    counts = {v: sum(c.verdict == v for c in comparisons.values()) for v in ("faster", "slower", "same", "unclear")}
+    if len(pairs) >= 2:
+        common = [k for k in comparisons if all(k in b.cases and k in o.cases for b, o in pairs)]
+        if common:
+            per_round = [paired_stats.geometric_mean(o.cases[k].rate / b.cases[k].rate for k in common) for b, o in pairs]
+            estimate = paired_stats.paired_estimate(per_round)
+            return SeriesSummary(estimate.ratio, paired_stats.verdict(estimate, min_change), estimate.rounds,
+                                 len(common), estimate.ci_low, estimate.ci_high, estimate.coverage, counts)
+    ratios = [c.ratio for c in comparisons.values()]
+    return SeriesSummary(paired_stats.geometric_mean(ratios) if ratios else None, SINGLE_RUN, min(len(pairs), 1),
+                         len(ratios), counts=counts)
+
+
+@dataclass
+class Report:
+    series: list[Series]
+    baseline: Series
+    keys: list[tuple]
+    min_change: float
+    comparisons: dict[int, dict[tuple, Comparison]]  # series index -> case key -> comparison
+    summaries: dict[int, SeriesSummary]
+    paired_rounds: dict[int, int]
+
+    def others(self):
+        return [(i, s) for i, s in enumerate(self.series) if s is not self.baseline]
+
+
+def build_report(series: list[Series], baseline: Series, min_change: float) -> Report:
+    keys = sorted({k for s in series for r in s.runs for k in r.cases}, key=sort_key)
+    comparisons, summaries, rounds = {}, {}, {}
+    for i, s in enumerate(series):
+        if s is baseline:
+            continue
+        pairs = pair_runs(baseline, s)
+        rounds[i] = len(pairs)
+        found = {k: compare_case(pairs, k, min_change) for k in keys}
+        comparisons[i] = {k: c for k, c in found.items() if c is not None}
+        summaries[i] = summarize(pairs, comparisons[i], min_change)
+    return Report(series, baseline, keys, min_change, comparisons, summaries, rounds)
+
+
+def choose_baseline(series: list[Series], spec: str | None) -> Series:
+    """--baseline: a series' name (a tox env), a run's path or a series' folder, or a torch version
+    (the first series of it); default the series whose first run is oldest."""
     if spec is None:
-        return by_age[0]
-    for run in by_age:
-        if Path(spec).resolve() == run.path.resolve():
-            return run
-    matching = [r for r in by_age if r.torch_version == spec or r.torch_version.split("+")[0] == spec]
-    if matching:
-        return matching[0]
-    versions = sorted({r.torch_version for r in runs})
-    raise BadInput(f"--baseline {spec!r} matches no run; give one of the runs' paths or torch versions: "
-                   f"{', '.join(versions)}")
+        return series[0]
+    for s in series:
+        if spec in (s.name, s.label):
+            return s
+    path = Path(spec)
+    if path.exists():
+        for s in series:
+            if path.resolve() == s.folder.resolve() or any(path.resolve() == r.path.resolve() for r in s.runs):
+                return s
+    for s in series:
+        if spec in (s.torch_version, s.torch_version.split("+")[0]):
+            return s
+    raise BadInput(f"--baseline {spec!r} matches no run or series; give a series' name ({', '.join(s.name for s in series)}), "
+                   f"a run's path or a torch version ({', '.join(sorted({s.torch_version for s in series}))})")
 
 
-def _sort_key(key: tuple):
-    if key[0] == "throughput":
-        _, model, phase, device, bs, *rest = key
-        return (0, MODEL_ORDER.index(model) if model in MODEL_ORDER else 99, model,
-                PHASES.index(phase) if phase in PHASES else 99, bs, device, rest)
-    return (1, key)
+def _rate(stats: CaseStats) -> str:
+    return f"{stats.rate:,.0f}" if stats.rate >= 100 else f"{stats.rate:.3g}"
 
 
-def build_rows(runs: list[Run], baseline: Run, min_change: float = 0.0) -> tuple[list[tuple], dict[tuple, dict[int, Comparison]]]:
-    keys = sorted({k for r in runs for k in r.cases}, key=_sort_key)
-    comparisons: dict[tuple, dict[int, Comparison]] = {}
-    for key in keys:
-        base = baseline.cases.get(key)
-        comparisons[key] = {i: compare(base, r.cases[key], min_change) for i, r in enumerate(runs)
-                            if base is not None and key in r.cases}
-    return keys, comparisons
+def series_rate(series: Series, key: tuple) -> CaseStats | None:
+    """The series' run whose rate is the median over its runs (the lower middle one for an even count)."""
+    stats = sorted((r.cases[key] for r in series.runs if key in r.cases), key=lambda c: c.rate)
+    return stats[(len(stats) - 1) // 2] if stats else None
 
 
-def geometric_mean(values: list[float]) -> float | None:
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
-
-
-def render(runs: list[Run], baseline: Run, keys, comparisons, fmt: str) -> str:
+def render(report: Report, fmt: str) -> str:
     headers = ["case"]
-    for run in runs:
-        mark = " (baseline)" if run is baseline else ""
-        headers += [f"{run.label}{mark}\nper s", "ratio", "verdict"]
+    for i, s in enumerate(report.series):
+        note = (" (baseline)" if s is report.baseline
+                else f" ({SINGLE_RUN})" if report.paired_rounds[i] < 2 else f" ({report.paired_rounds[i]} rounds)")
+        headers += [f"{s.label}{note}\nper s", "ratio [interval]", "verdict"]
     rows = []
-    for key in keys:
+    for key in report.keys:
         row = [case_name(key)]
-        for i, run in enumerate(runs):
-            stats = run.cases.get(key)
+        for i, s in enumerate(report.series):
+            stats = series_rate(s, key)
             if stats is None:
                 row += ["missing", "", ""]
                 continue
-            c = comparisons[key].get(i)
-            row.append(f"{stats.rate:,.0f}" if stats.rate >= 100 else f"{stats.rate:.3g}")
-            if run is baseline:
+            row.append(_rate(stats))
+            if s is report.baseline:
                 row += ["1.00", "baseline"]
-            elif c is None:
+            elif key not in report.comparisons[i]:
                 row += ["n/a", "no baseline"]
             else:
-                row += [f"{c.ratio:.2f}", c.verdict]
+                c = report.comparisons[i][key]
+                row += [c.interval_text, c.verdict]
         rows.append(row)
-    summary = ["geometric mean of ratios"]
-    for i, run in enumerate(runs):
-        g = geometric_mean([comparisons[k][i].ratio for k in keys if i in comparisons[k]])
-        counts = [comparisons[k][i].verdict for k in keys if i in comparisons[k]]
-        summary += ["", "n/a" if g is None else f"{g:.3f}",
-                    "baseline" if run is baseline else
-                    f"{counts.count('faster')} faster, {counts.count('slower')} slower, {counts.count('same')} same"]
-    rows.append(summary)
+    geo, counts = ["geometric mean of ratios"], ["verdicts"]
+    for i, s in enumerate(report.series):
+        if s is report.baseline:
+            geo += ["", "1.000", "baseline"]
+            counts += ["", "", ""]
+            continue
+        summary = report.summaries[i]
+        geo += [f"{summary.cases} cases", summary.interval_text,
+                summary.verdict if summary.verdict != SINGLE_RUN else "single run"]
+        counts += ["", "", ", ".join(f"{n} {v}" for v, n in summary.counts.items() if n)]
+    rows += [geo, counts]
     if fmt in ("github", "pipe"):
         headers = [h.replace("\n", " ") for h in headers]
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
@@ -141,33 +247,69 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def header(runs: list[Run], baseline: Run, min_change: float = 0.0) -> str:
-    lines = [f"{len(runs)} runs; baseline: {baseline.label} ({_shown(baseline.path)})",
-             "verdict: IQR-based (slower / faster when the interquartile ranges of round times do not overlap"
-             + (f" and the median moved by more than {min_change:.0%})" if min_change else ")")]
-    machines = {run.machine for run in runs}
+def header(report: Report) -> str:
+    m = report.min_change
+    base = report.baseline
+    lines = [f"{len(report.series)} series; baseline: {base.label} ({_shown(base.folder)}, {len(base.runs)} runs)"]
+    for i, s in report.others():
+        n = report.paired_rounds[i]
+        if n >= 2:
+            coverage = paired_stats.median_interval(range(n))[2]
+            lines.append(f"{s.label}: {len(s.runs)} runs, {n} paired rounds, interval coverage {coverage:.1%}"
+                         + ("" if coverage >= paired_stats.CONFIDENCE else
+                            f" (under {paired_stats.CONFIDENCE:.0%}: no change is called)"))
+        else:
+            lines.append(f"{s.label}: {len(s.runs)} runs; {SINGLE_RUN}")
+    lines += [
+        "ratio: rate / baseline rate (> 1: faster), the median over paired rounds (round i / round i of the baseline); "
+        f"interval: distribution-free {paired_stats.CONFIDENCE:.0%} interval for that median (order statistics; "
+        f"{paired_stats.MIN_ROUNDS} rounds or more)",
+        f"verdict: faster / slower when the whole interval lies beyond ±{m:.0%}, same when it lies within ±{m:.0%}, "
+        "unclear otherwise; single runs: the IQR verdict (slower / faster when the interquartile ranges of round "
+        f"times do not overlap and the median moved by more than {m:.0%})",
+    ]
+    machines = {s.machine for s in report.series}
     if len(machines) > 1:
-        lines.append("runs come from different machines: "
-                     + "; ".join(f"{run.label}: {run.machine}" for run in runs))
+        lines.append("series come from different machines: " + "; ".join(f"{s.label}: {s.machine}" for s in report.series))
     else:
         lines.append(f"machine: {machines.pop()}")
     return "\n".join(lines)
 
 
-def records(runs, baseline, keys, comparisons) -> list[dict]:
+def records(report: Report) -> list[dict]:
     out = []
-    for key in keys:
-        for i, run in enumerate(runs):
-            stats = run.cases.get(key)
-            c = comparisons[key].get(i)
-            out.append({"case": case_name(key), "run": run.label, "path": str(run.path),
-                        "torch_version": run.torch_version, "baseline": run is baseline,
-                        "rate": stats.rate if stats else None, "unit": stats.unit if stats else None,
-                        "median_s": stats.median_s if stats else None,
-                        "ratio": c.ratio if c else None,
-                        "verdict": ("baseline" if run is baseline else c.verdict if c else
-                                    "missing" if stats is None else "no baseline"),
-                        "slowdown_beyond_noise": c.slowdown_beyond_noise if c else None})
+    for key in report.keys:
+        for i, s in enumerate(report.series):
+            stats = series_rate(s, key)
+            c = report.comparisons.get(i, {}).get(key)
+            is_base = s is report.baseline
+            out.append({
+                "case": case_name(key), "series": s.name, "label": s.label, "torch_version": s.torch_version,
+                "baseline": is_base, "runs": len(s.runs), "rate": stats.rate if stats else None,
+                "unit": stats.unit if stats else None, "median_s": stats.median_s if stats else None,
+                "rounds": c.rounds if c else None, "ratio": 1.0 if is_base and stats else c.ratio if c else None,
+                "ci_low": c.ci_low if c else None, "ci_high": c.ci_high if c else None,
+                "coverage": c.coverage if c else None,
+                "verdict": ("baseline" if is_base else c.verdict if c else "missing" if stats is None else "no baseline"),
+                "method": c.method if c else None, "ratios": list(c.ratios) if c else [],
+                "slowdown_bound": c.slowdown_bound if c else None})
+    return out
+
+
+def series_records(report: Report) -> list[dict]:
+    out = []
+    for i, s in enumerate(report.series):
+        summary = report.summaries.get(i)
+        out.append({
+            "series": s.name, "label": s.label, "torch_version": s.torch_version, "devices": list(s.devices),
+            "baseline": s is report.baseline, "runs": [str(r.path) for r in s.runs],
+            "rounds": summary.rounds if summary else len(s.runs),
+            "ratio": 1.0 if summary is None else summary.ratio,
+            "ci_low": summary.ci_low if summary else None, "ci_high": summary.ci_high if summary else None,
+            "coverage": summary.coverage if summary else None,
+            "verdict": "baseline" if summary is None else summary.verdict,
+            "cases_in_geometric_mean": summary.cases if summary else None,
+            "verdict_counts": summary.counts if summary else None})
     return out
 
 
@@ -175,33 +317,56 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**row, "ratios": ";".join(f"{r:.6g}" for r in row["ratios"])} for row in rows)
     write_atomic(path, buffer.getvalue())
 
 
-def plot(path: Path, runs: list[Run], keys) -> None:
+def plot(path: Path, report: Report) -> None:
+    """Each case's ratio to the baseline with its interval, one marker per series; a line at 1.0
+    and a band at ±min-change; the legend above the axes, clear of the data."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise BadInput("--plot needs matplotlib (pip install matplotlib)") from None
-    names = [case_name(k) for k in keys]
-    fig, ax = plt.subplots(figsize=(9, max(3, 0.22 * len(keys) + 1.5)))
-    for run, marker in zip(runs, "os^Dvx*+<>"):
-        xs = [run.cases[k].rate if k in run.cases else float("nan") for k in keys]
-        ax.plot(xs, range(len(keys)), marker, label=run.label, alpha=0.8)
-    ax.set_yticks(range(len(keys)), names, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("samples/s (images/s for data loading), log scale")
-    ax.legend(fontsize=7, loc="lower right")
+    others = report.others()
+    keys = [k for k in report.keys if any(k in report.comparisons[i] for i, _ in others)]
+    fig, ax = plt.subplots(figsize=(9, max(3.5, 0.24 * len(keys) + 2)))
+    m = report.min_change
+    ax.axvspan(1 - m, 1 + m, color="0.9", zorder=0, label=f"±{m:.0%} (--min-change)")
+    ax.axvline(1.0, color="0.4", linewidth=1, zorder=1)
+    offsets = [(j - (len(others) - 1) / 2) * 0.6 / max(len(others), 1) for j in range(len(others))]
+    for (i, s), marker, offset in zip(others, "os^Dvx*P<>", offsets):
+        ys, xs, lows, highs = [], [], [], []
+        for row, key in enumerate(keys):
+            c = report.comparisons[i].get(key)
+            if c is None:
+                continue
+            ys.append(row + offset)
+            xs.append(c.ratio)
+            lows.append(c.ratio - (c.ci_low if c.ci_low is not None else c.ratio))
+            highs.append((c.ci_high if c.ci_high is not None else c.ratio) - c.ratio)
+        name = s.label + (f" ({SINGLE_RUN})" if report.paired_rounds[i] < 2 else "")
+        ax.errorbar(xs, ys, xerr=[lows, highs], fmt=marker, markersize=4, capsize=2, linewidth=1, label=name, zorder=2)
+    ax.set_yticks(range(len(keys)), [case_name(k) for k in keys], fontsize=7)
+    ax.set_ylim(len(keys) - 0.5, -0.5)
+    ax.set_xlabel(f"rate ÷ baseline rate ({report.baseline.label}); > 1 is faster; bars: "
+                  f"{paired_stats.CONFIDENCE:.0%} interval over paired rounds")
     ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, frameon=False)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
     plt.close(fig)
     tmp.replace(path)
+
+
+def regressions(report: Report, limit: float) -> list[tuple[str, str, Comparison]]:
+    """(case, series label, comparison) for each case called slower by more than ``limit`` (a
+    fraction) at the favourable end of its interval (or beyond noise, for single runs)."""
+    return [(case_name(k), s.label, c) for i, s in report.others() for k, c in report.comparisons[i].items()
+            if c.verdict == "slower" and c.slowdown_bound > limit]
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -231,64 +396,67 @@ def main(argv=None) -> int:
     p = _OneLineParser(prog=PROG, description="Compare saved benchmark runs (see the module docstring).")
     p.add_argument("paths", nargs="*", type=Path, default=[Path("results")], metavar="PATH",
                    help="saved runs or folders of them (default: results)")
-    p.add_argument("--baseline", default=None, help="a run's path, or a torch version (default: the oldest run)")
+    p.add_argument("--baseline", default=None, help="a series' name (a tox env), a run's path, or a torch version "
+                   "(default: the series whose first run is oldest)")
     p.add_argument("--format", type=_format, default="simple", help="any tabulate format (default: simple; "
                    "github for pull requests)")
-    p.add_argument("--csv", type=Path, help="also write one row per case and run to this CSV file")
+    p.add_argument("--csv", type=Path, help="also write one row per case and series to this CSV file")
     p.add_argument("--json", type=Path, help="also write the comparison to this JSON file")
     p.add_argument("--markdown", type=Path, help="also write the table, in github format, to this file")
-    p.add_argument("--plot", type=Path, help="also plot samples/s per case across runs to this PNG file")
+    p.add_argument("--plot", type=Path, help="also plot each case's ratio to the baseline, with its interval, "
+                   "to this PNG file")
     p.add_argument("--fail-on-regression", type=_percent, default=None, metavar="PCT",
-                   help="exit 1 naming each case slower than the baseline by more than PCT%% beyond noise")
-    p.add_argument("--min-change", type=_percent, default=0.0, metavar="PCT",
-                   help="call a difference only when the median also moved by more than PCT%% (default: 0); "
-                        "for drift between runs, which no run's own IQR shows")
-    p.add_argument("--cuda-vs-cpu", action="store_true", help="also print each run's CUDA ÷ CPU table")
+                   help="exit 1 naming each case called slower by more than PCT%% at the favourable end of its "
+                        "interval (single runs: beyond both runs' noise)")
+    p.add_argument("--min-change", type=_percent, default=DEFAULT_MIN_CHANGE_PCT, metavar="PCT",
+                   help="the smallest change worth calling, in percent (default: %(default)g): faster / slower "
+                        "when the whole interval lies beyond it, same when within")
+    p.add_argument("--cuda-vs-cpu", action="store_true", help="also print each series' latest CUDA ÷ CPU table")
     args = p.parse_args(argv)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         p.error(f"--plot {str(args.plot)!r}: accepted: a file name ending in .png")
+    if args.min_change >= 100:
+        p.error(f"--min-change {args.min_change:g}: accepted: a percentage from 0 to under 100, such as 5")
     try:
         runs, notes = collect(args.paths)
-        baseline = choose_baseline(runs, args.baseline)
-        min_change = args.min_change / 100
-        keys, comparisons = build_rows(runs, baseline, min_change)
-        others = [i for i, r in enumerate(runs) if r is not baseline]
-        if others and not any(i in comparisons[k] for k in keys for i in others):
-            raise BadInput("the runs have no case in common with the baseline "
-                           f"({baseline.path}); nothing to compare")
+        series = group_series(runs)
+        baseline = choose_baseline(series, args.baseline)
+        report = build_report(series, baseline, args.min_change / 100)
+        if report.others() and not any(report.comparisons[i] for i, _ in report.others()):
+            raise BadInput(f"the runs have no case in common with the baseline ({baseline.label}); nothing to compare")
         for note in notes:
             print(f"{PROG}: {note}", file=sys.stderr)
-        table = render(runs, baseline, keys, comparisons, args.format)
-        print(header(runs, baseline, min_change))
-        print(table)
+        print(header(report))
+        print(render(report, args.format))
         if args.cuda_vs_cpu:
             from bench.summary_table import throughput_table
-            for run in runs:
-                print(f"\nCUDA ÷ CPU, {run.label}\n" + (throughput_table(run.benchmarks, ["cpu", "cuda"], args.format)
-                                                      or "(no throughput cases)"))
+            for s in series:
+                print(f"\nCUDA ÷ CPU, {s.label}, {s.runs[-1].path.name}\n"
+                      + (throughput_table(s.runs[-1].benchmarks, ["cpu", "cuda"], args.format) or "(no throughput cases)"))
         if args.markdown:
-            md = render(runs, baseline, keys, comparisons, "github")
-            write_atomic(args.markdown, f"# Comparison of saved runs\n\n{header(runs, baseline, min_change)}\n\n{md}\n".replace(
-                "\nverdict:", "  \nverdict:").replace("\nmachine", "  \nmachine").replace("\nruns come", "  \nruns come"))
-        out = records(runs, baseline, keys, comparisons)
+            intro = "  \n".join(header(report).splitlines())
+            write_atomic(args.markdown, f"# Comparison of saved runs\n\n{intro}\n\n{render(report, 'github')}\n")
+        out = records(report)
         if args.csv:
             write_csv(args.csv, out)
         if args.json:
-            write_atomic(args.json, json.dumps({"baseline": str(baseline.path), "records": out}, indent=2) + "\n")
+            write_atomic(args.json, json.dumps({"baseline": baseline.name, "baseline_label": baseline.label,
+                                                "min_change": report.min_change,
+                                                "confidence": paired_stats.CONFIDENCE,
+                                                "series": series_records(report), "records": out}, indent=2) + "\n")
         if args.plot:
-            plot(args.plot, runs, keys)
+            plot(args.plot, report)
     except BadInput as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if args.fail_on_regression is not None:
-        limit = args.fail_on_regression / 100
-        regressed = [(case_name(k), runs[i].label, c.slowdown_beyond_noise)
-                     for k in keys for i, c in comparisons[k].items()
-                     if runs[i] is not baseline and c.verdict == "slower" and c.slowdown_beyond_noise > limit]
+        regressed = regressions(report, args.fail_on_regression / 100)
         if regressed:
-            print(f"\nregressions beyond noise of more than {args.fail_on_regression:g}%:", file=sys.stderr)
-            for name, label, amount in regressed:
-                print(f"  {name} ({label}): {amount:.1%} slower beyond noise", file=sys.stderr)
+            print(f"\nregressions of more than {args.fail_on_regression:g}%:", file=sys.stderr)
+            for name, label, c in regressed:
+                how = (f"at least {c.slowdown_bound:.1%} slower (ratio {c.interval_text}, {c.rounds} rounds)"
+                       if c.method == PAIRED else f"{c.slowdown_bound:.1%} slower beyond noise ({SINGLE_RUN})")
+                print(f"  {name} ({label}): {how}", file=sys.stderr)
             return 1
     return 0
 

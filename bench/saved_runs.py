@@ -1,10 +1,18 @@
-"""Reading saved benchmark runs (pytest-benchmark JSON) back, for the report.
+"""Reading saved benchmark runs (pytest-benchmark JSON) back, for the report, and grouping them
+into series.
 
-A run is one file. Each of its cases is keyed by what identifies it across runs, so that runs
-from different torch releases or machines line up: throughput cases by model, phase, device,
-batch size, dtype, memory format and compile mode; data-loading cases by dataset, source,
-augmentation and device; distributed cases by model, backend, ranks and global batch. Time-to-accuracy cases are single measurements and are not compared.
-Torch-free, so that the report runs in a small environment.
+A run is one file. Each of its cases is keyed by what identifies it across runs (bench.cases), so
+that runs from different torch releases or machines line up: throughput cases by model, phase,
+device, batch size, dtype, memory format and compile mode; data-loading cases by dataset, source,
+augmentation and device; distributed cases by model, backend, ranks and global batch.
+Time-to-accuracy cases are single measurements and are not compared.
+
+A series is the runs of one setup repeated: the runs a tox environment saved in its folder
+(``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
+and machine. ``python -m bench.matrix`` records in each run it makes the series (the env), the
+round and the matrix it belongs to (``machine_info["blitzbench_matrix"]``), so that rounds can be
+paired exactly; runs without that record are paired by time order. Torch-free, so that the report
+runs in a small environment.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench.cases import case_key
 
 
 class BadInput(Exception):
@@ -54,36 +64,25 @@ class Run:
         return f"torch {self.torch_version} {'+'.join(self.devices)} {self.datetime[:16].replace('T', ' ')}"
 
     @property
+    def matrix_record(self) -> dict:
+        """What bench.matrix recorded: {"series", "round", "matrix"}; empty for other runs."""
+        record = self.machine_info.get("blitzbench_matrix")
+        return record if isinstance(record, dict) else {}
+
+    @property
+    def round_key(self) -> tuple | None:
+        """(matrix, round) when bench.matrix made this run, else None."""
+        record = self.matrix_record
+        if record.get("matrix") is None or not isinstance(record.get("round"), int):
+            return None
+        return (str(record["matrix"]), record["round"])
+
+    @property
     def machine(self) -> str:
         info = self.machine_info
         gpu = info.get("gpu_name")
         return f"{info.get('node', '?')} ({info.get('cpu_model', info.get('processor', '?'))}" + \
                (f", {gpu}" if gpu else "") + ")"
-
-
-def case_key(info: dict) -> tuple | None:
-    kind = info.get("kind", "throughput" if "phase" in info else None)
-    if kind == "throughput" and {"model", "phase", "device", "batch_size"} <= info.keys():
-        return ("throughput", info["model"], info["phase"], info["device"], int(info["batch_size"]),
-                info.get("dtype", "float32"), info.get("memory_format", "contiguous"),
-                info.get("compile_mode", "eager"))
-    if kind == "data_loading":
-        return ("data_loading", info["dataset"], info["source"], bool(info["augment"]), info["device"])
-    if kind == "distributed":
-        return ("distributed", info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
-    return None
-
-
-def case_name(key: tuple) -> str:
-    if key[0] == "throughput":
-        _, model, phase, device, bs, dtype, memory_format, compile_mode = key
-        extra = [v for v, d in ((dtype, "float32"), (memory_format, "contiguous"), (compile_mode, "eager")) if v != d]
-        return "-".join([model, device, f"bs{bs}", phase, *extra])
-    if key[0] == "distributed":
-        _, model, backend, world_size, global_batch = key
-        return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
-    _, dataset, source, augment, device = key
-    return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
 
 
 def _stats(bench: dict, key: tuple) -> CaseStats | None:
@@ -154,3 +153,68 @@ def collect(paths: list[Path]) -> tuple[list[Run], list[str]]:
         if not found:
             raise BadInput(f"{path}: holds no pytest-benchmark run with blitzbench cases")
     return runs, notes
+
+
+@dataclass
+class Series:
+    """The runs of one setup, oldest first."""
+
+    name: str  # the tox env bench.matrix recorded, or the folder the runs sit in
+    torch_version: str
+    devices: tuple[str, ...]
+    machine: str
+    runs: list[Run]
+    label: str = ""
+
+    @property
+    def first_datetime(self) -> str:
+        return self.runs[0].datetime
+
+    @property
+    def folder(self) -> Path:
+        return self.runs[0].path.parent
+
+
+def group_series(runs: list[Run]) -> list[Series]:
+    """Runs grouped into series: by the series bench.matrix recorded, else by folder, and within
+    that by torch version, devices and machine. Series in order of their first run."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        name = str(run.matrix_record.get("series") or run.path.parent.resolve())
+        groups.setdefault((name, run.torch_version, tuple(run.devices), run.machine), []).append(run)
+    series = [Series(Path(name).name if "/" in name else name, version, devices, machine,
+                     sorted(members, key=lambda r: r.datetime))
+              for (name, version, devices, machine), members in groups.items()]
+    series.sort(key=lambda s: s.first_datetime)
+    _label(series)
+    return series
+
+
+def _label(series: list[Series]) -> None:
+    """Labels that tell the series apart: "torch24: torch 2.4.1", or "torch 2.14.1 cpu" when
+    there is one folder; the machine's name is added where that is still ambiguous."""
+    folders = {s.name for s in series}
+    for s in series:
+        version = f"torch {s.torch_version} {'+'.join(s.devices)}".strip()
+        s.label = f"{s.name}: {version}" if len(folders) > 1 else version
+    labels = [s.label for s in series]
+    for s in series:
+        if labels.count(s.label) > 1:
+            s.label += f" on {s.machine}"
+
+
+def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:
+    """(baseline run, other run) per round: by bench.matrix's (matrix, round) record when every
+    run of both series has a distinct one, else by time order, as many pairs as the shorter
+    series has runs."""
+    def by_round(series: Series) -> dict | None:
+        keys = [run.round_key for run in series.runs]
+        if None in keys or len(set(keys)) != len(keys):
+            return None
+        return dict(zip(keys, series.runs))
+
+    base_rounds, other_rounds = by_round(base), by_round(other)
+    if base_rounds is not None and other_rounds is not None:
+        common = sorted(base_rounds.keys() & other_rounds.keys())
+        return [(base_rounds[k], other_rounds[k]) for k in common]
+    return list(zip(base.runs, other.runs))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from bench.naming import MODEL_ORDER, PHASES
+from bench.cases import Case
 
 NOISE_LIMIT = 0.10
 NOT_RUN = "not run"
@@ -32,29 +32,18 @@ def noise(bench: dict) -> float | None:
     return iqr / median if median and iqr is not None else None
 
 
-def _variant(info: dict) -> str:
-    parts = [info.get("dtype", "float32"), info.get("memory_format", "contiguous"), info.get("compile_mode", "eager")]
-    defaults = ["float32", "contiguous", "eager"]
-    return "-".join(p for p, d in zip(parts, defaults) if p != d)
-
-
-def _row_key(info: dict):
-    model_order = MODEL_ORDER.index(info["model"]) if info["model"] in MODEL_ORDER else len(MODEL_ORDER)
-    phase_order = PHASES.index(info["phase"]) if info["phase"] in PHASES else len(PHASES)
-    return (model_order, info["model"], phase_order, info["phase"], info["batch_size"], _variant(info))
-
-
 def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:
     """Render the table for ``benchmarks`` (a run's "benchmarks" list), devices in ``devices`` order."""
     cases: dict[tuple, dict[str, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
-        if not {"model", "phase", "batch_size", "device"} <= info.keys():
+        if info.get("kind", "throughput") != "throughput" or (case := Case.from_info(info)) is None:
             continue
-        cases.setdefault(_row_key(info), {})[info["device"]] = bench
+        row = Case(case.model, "", case.batch_size, case.phase, case.dtype, case.memory_format, case.compile_mode)
+        cases.setdefault(row, {})[case.device] = bench
     if not cases:
         return ""
-    show_variant = any(key[5] for key in cases)
+    show_variant = any(row.variant for row in cases)
     both = "cpu" in devices and "cuda" in devices
     headers = ["model", "phase", "batch"] + (["variant"] if show_variant else [])
     for device in devices:
@@ -62,9 +51,9 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
     if both:
         headers.append("cuda ÷ cpu")
     rows = []
-    for key in sorted(cases):
+    for key in sorted(cases, key=lambda row: row.sort_key):  # rows: a case without its device
         by_device = cases[key]
-        row = [key[1], key[3], key[4]] + ([key[5] or "-"] if show_variant else [])
+        row = [key.model, key.phase, key.batch_size] + ([key.variant or "-"] if show_variant else [])
         for device in devices:
             bench = by_device.get(device)
             if bench is None:

@@ -58,6 +58,8 @@ def _device_batching_epoch(device: str, augment: bool):
 def test_data_loading(benchmark, source, augment, device):
     if source != "device_batching" and device != "cpu":
         pytest.skip("DataLoader cases run on the CPU only: decoding and transforms are host work")
+    if source != "device_batching" and (reason := data.torchvision_unavailable_reason()):
+        pytest.skip(f"the DataLoader pipeline {reason}")
     epoch = (_device_batching_epoch(device, augment) if source == "device_batching"
              else _dataloader_epoch(int(source[-1]), augment))
     last = epoch()  # check before timing: whole batches of normalised 1x32x32 images

@@ -67,9 +67,7 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
     peak_memory = torch.cuda.max_memory_allocated() if case.device == "cuda" else None  # before FLOP counting
     flops = flops_per_sample(case)
     info = {
-        "model": case.model, "phase": case.phase, "device": case.device, "batch_size": case.batch_size,
-        "dtype": case.dtype, "memory_format": case.memory_format, "compile_mode": case.compile_mode,
-        "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
+        **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
         "timer": timing.timer_name(case.device),
         # CPU: no per-case peak that can be measured honestly (the allocator keeps no high-water
         # mark, and the process's RSS peak spans the whole session), so none is reported.

@@ -8,6 +8,7 @@ the two loops side by side with their ratio.
 
 import pytest
 
+from reference_models.data import torchvision_unavailable_reason
 from reference_models.train import TrainConfig, train
 
 TARGET, MAX_EPOCHS, MODEL, DATASET = 0.95, 10, "chapter_net", "mnist5k"
@@ -17,6 +18,8 @@ TARGET, MAX_EPOCHS, MODEL, DATASET = 0.95, 10, "chapter_net", "mnist5k"
 def test_time_to_accuracy(benchmark, loop, device, request):
     if MODEL not in request.config.blitz_models:
         pytest.skip(f"--models leaves out {MODEL}, the model this benchmark trains")
+    if loop == "tutorial" and (reason := torchvision_unavailable_reason()):
+        pytest.skip(f"the tutorial loop's transforms: {reason}")
     benchmark.group = f"time to {TARGET:.0%}: {DATASET}"
     config = TrainConfig(model=MODEL, dataset=DATASET, epochs=MAX_EPOCHS, loop=loop, device=device, seed=0,
                          target_accuracy=TARGET)

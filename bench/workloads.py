@@ -1,7 +1,7 @@
 """What a benchmark case runs: the parts of the chapter's training step (section 6), one at a time.
 
-A :class:`Case` is a point in the grid model x device x batch size x phase (x dtype, memory
-format, compile mode). :func:`build` turns it into a :class:`Workload`: the model, its
+A :class:`bench.cases.Case` is a point in the grid model x device x batch size x phase (x dtype,
+memory format, compile mode). A :class:`Workload` turns it into: the model, its
 optimizer (SGD with momentum, as in the tutorial) and a batch on the device, and the callable
 that is timed:
 
@@ -20,47 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from bench.batches import class_targets, images, seeded_model
-from bench.naming import PHASES  # noqa: F401  (re-exported: the grid's phases)
+from bench.cases import Case
 from reference_models import MODELS
 
-DTYPES = ("float32", "bfloat16", "float16")
-MEMORY_FORMATS = ("contiguous", "channels_last")
-COMPILE_MODES = ("eager", "compiled")
 LEARNING_RATE, MOMENTUM = 0.001, 0.9  # the tutorial's optimizer
-
-
-@dataclass(frozen=True)
-class Case:
-    model: str
-    device: str
-    batch_size: int
-    phase: str
-    dtype: str = "float32"
-    memory_format: str = "contiguous"
-    compile_mode: str = "eager"
-
-    @property
-    def id(self) -> str:
-        """Like ``chapter_net-cpu-bs64-train_step``; non-default axes are appended."""
-        parts = [self.model, self.device, f"bs{self.batch_size}", self.phase]
-        parts += [v for v, default in ((self.dtype, "float32"), (self.memory_format, "contiguous"),
-                                       (self.compile_mode, "eager")) if v != default]
-        return "-".join(parts)
-
-    def unsupported_reason(self) -> str | None:
-        """Why this combination is not benchmarked, or None."""
-        if self.dtype != "float32" and self.device != "cuda":
-            return f"{self.dtype} autocast is benchmarked on CUDA only; {self.device} cases run in float32"
-        if self.memory_format == "channels_last" and self.model == "chapter_net":
-            return ("chapter_net flattens with x.view(-1, n) as the chapter writes it, which raises on "
-                    "channels_last activations (not contiguous); lenet and cifar_net use torch.flatten")
-        return None
 
 
 class Workload:

@@ -145,6 +145,18 @@ def _load_fake(train_size: int = 2000, test_size: int = 500) -> DatasetSplits:
     return DatasetSplits("fake", materialise(train_size, 0), materialise(test_size, train_size))
 
 
+def torchvision_unavailable_reason() -> str | None:
+    """None when torchvision imports; else why not, in one line. The tutorial loop's transforms, the
+    DataLoader pipeline and torchvision's datasets need it (a torch release with no matching
+    torchvision, such as 2.15.0 on the registry today, runs the rest of the suite without it)."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception as error:  # missing (ImportError) or built for another torch (RuntimeError)
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        return f"needs torchvision, which does not import beside torch {torch.__version__} here ({first_line})"
+    return None
+
+
 def resolve_data_root(data_root: str | os.PathLike | None) -> Path | None:
     root = data_root if data_root is not None else os.environ.get(DATA_ROOT_ENV)
     return Path(root).expanduser() if root else None

@@ -1,6 +1,7 @@
 """A benchmark run end to end, as a user runs it: saved, tabulated, readable by pytest-benchmark."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,20 @@ def test_results_dir_that_is_a_file_is_a_usage_error(tmp_path):
     result = run_pytest("--benchmark-only", f"--results-dir={not_a_folder}", "--collect-only")
     assert result.returncode == 4
     assert "--results-dir" in result.stderr and "is a file" in result.stderr
+
+
+def test_an_interrupted_run_saves_nothing(tmp_path):
+    """Ctrl-C after a case was timed: the partial run is not saved (it would read as a whole one)."""
+    plugin = tmp_path / "plugins" / "interrupt_after_first_case.py"
+    plugin.parent.mkdir()
+    plugin.write_text("def pytest_runtest_teardown(item, nextitem):\n    raise KeyboardInterrupt\n")
+    results = tmp_path / "results"
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "-q", "-p", "no:cacheprovider",
+                             "-p", "interrupt_after_first_case", "--models=chapter_net", "--batch-sizes=4",
+                             "--device=cpu", "--phases=forward,step", "--benchmark-only", "--quick",
+                             f"--results-dir={results}"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(plugin.parent)})
+    assert result.returncode == pytest.ExitCode.INTERRUPTED, result.stdout + result.stderr
+    assert "interrupted, so this run is not saved" in result.stdout
+    assert not results.exists() or not list(results.iterdir())
+

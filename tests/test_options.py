@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.options import parse_batch_sizes, parse_devices
+from bench.options import parse_batch_sizes, parse_devices, parse_matrix_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,3 +44,14 @@ def test_bad_option_is_a_one_line_usage_error(option):
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("ERROR: "), lines
     assert "accepted" in lines[0]
+
+
+def test_matrix_record_options():
+    assert parse_matrix_record(None, None, None) is None
+    assert parse_matrix_record("torch214", "3", "20261128-010203") == {"series": "torch214", "round": 3,
+                                                                       "matrix": "20261128-010203"}
+    for series, round_text, says in (("torch214", "0", "positive integer"), ("torch214", "x", "positive integer"),
+                                     ("torch214", None, "positive integer"), (None, "2", "need --series"),
+                                     (" ", "1", "needs a name")):
+        with pytest.raises(ValueError, match=says):
+            parse_matrix_record(series, round_text, None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import profiling
-from bench.workloads import Case
+from bench.cases import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 FIVE_MB = 5 * 1024 * 1024

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from bench.saved_runs import CaseStats, case_key, case_name
+from bench.cases import case_key, case_name
+from bench.saved_runs import CaseStats
 
 ROOT = Path(__file__).resolve().parents[1]
 SAVED_CPU_RUN = sorted(ROOT.glob("results/*_cpu.json"))
@@ -46,7 +47,7 @@ def test_verdict_calls_a_difference_only_beyond_both_runs_noise():
     assert report.compare(base, CaseStats(1.02, 0.97, 1.07, 4, "samples/s")).verdict == "same"
     slower = report.compare(base, CaseStats(1.3, 1.235, 1.365, 4, "samples/s"))
     assert slower.verdict == "slower" and slower.ratio == pytest.approx(1 / 1.3)
-    assert slower.slowdown_beyond_noise == pytest.approx(1.235 / 1.05 - 1)
+    assert slower.slowdown_bound == pytest.approx(1.235 / 1.05 - 1)
     assert report.compare(base, CaseStats(0.8, 0.78, 0.82, 4, "samples/s")).verdict == "faster"
     # A large median shift inside wide noise is not called.
     noisy = CaseStats(1.0, 0.7, 1.4, 4, "samples/s")
@@ -91,10 +92,11 @@ def test_baseline_by_torch_version_and_exports(tmp_path, capsys):
     assert report.main(args) == 0
     out = capsys.readouterr().out
     assert "baseline: torch 2.14.1" in out and out.count("|") > 10
-    records = json.loads((tmp_path / "r.json").read_text())["records"]
-    old_rows = [r for r in records if r["torch_version"] == "2.11.0"]
+    saved = json.loads((tmp_path / "r.json").read_text())
+    old_rows = [r for r in saved["records"] if r["torch_version"] == "2.11.0"]
     assert {r["verdict"] for r in old_rows} == {"slower"} and all(r["ratio"] == pytest.approx(0.5) for r in old_rows)
-    assert (tmp_path / "r.csv").read_text().startswith("case,run,path")
+    assert {r["method"] for r in old_rows} == {report.SINGLE_RUN}
+    assert (tmp_path / "r.csv").read_text().startswith("case,series,label")
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "r.md").read_text().startswith("# Comparison")
 
@@ -122,7 +124,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     cut = tmp_path / "cut.json"
     cut.write_text(good.read_text()[:200])
     _one_line_error(capsys, [str(cut)], "cut short")
-    lonely = make_run(tmp_path / "lonely.json", when="2026-12-01T00:00:00", cases=(("cifar_net", "backward", 1),))
+    lonely = make_run(tmp_path / "lonely.json", "2.12.1", when="2026-12-01T00:00:00", cases=(("cifar_net", "backward", 1),))
     _one_line_error(capsys, [str(good), str(lonely)], "no case in common")
     _one_line_error(capsys, [str(good), "--baseline", "1.0.0"], "matches no run")
 

@@ -46,7 +46,7 @@ def test_rows_follow_model_phase_and_batch_order():
 
 
 def test_model_order_matches_the_registry():
-    from bench.naming import MODEL_ORDER
+    from bench.cases import MODEL_ORDER
     from reference_models import MODELS
 
     assert MODEL_ORDER == tuple(MODELS)

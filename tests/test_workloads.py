@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from bench.workloads import PHASES, Case, Workload
+from bench.cases import PHASES, Case
+from bench.workloads import Workload
 
 
 @pytest.mark.parametrize("phase", PHASES)

@@ -1,0 +1,143 @@
+"""A benchmark case's identity: its fields, their defaults, its id, its key across runs, its order.
+
+One home for what names a case, used by the benchmarks (workloads, conftest), the fidelity check,
+the saved-run reader, the end-of-run tables and the report. Torch-free, so that the report runs
+in an environment without torch (tox's report environment).
+
+A throughput case is a point in the grid model x device x batch size x phase (x dtype, memory
+format, compile mode; the chapter's sections 6 and 9). Its id reads
+``chapter_net-cpu-bs64-train_step``, with the axes that differ from their defaults appended
+(``lenet-cuda-bs8-forward-bfloat16-channels_last-compiled``). Its key, the tuple that lines it up
+across runs, holds every field. The other kinds of benchmark case (data loading, distributed
+training step, time to accuracy) have keys and names of their own, below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+MODEL_ORDER = ("chapter_net", "lenet", "cifar_net")  # as registered in reference_models.MODELS
+DEVICES = ("cpu", "cuda")
+PHASES = ("forward", "inference", "backward", "step", "train_step")
+DTYPES = ("float32", "bfloat16", "float16")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+COMPILE_MODES = ("eager", "compiled")
+DEFAULTS = {"dtype": "float32", "memory_format": "contiguous", "compile_mode": "eager"}
+ID_FORM = "model-device-bsN-phase[-dtype][-memory_format][-compile_mode], such as chapter_net-cpu-bs4-forward"
+
+
+def _rank(value, order) -> tuple:
+    """Known values in their declared order, unknown ones after them, alphabetically."""
+    return (order.index(value), "") if value in order else (len(order), str(value))
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    device: str
+    batch_size: int
+    phase: str
+    dtype: str = DEFAULTS["dtype"]
+    memory_format: str = DEFAULTS["memory_format"]
+    compile_mode: str = DEFAULTS["compile_mode"]
+
+    @property
+    def variant(self) -> str:
+        """The axes that differ from their defaults, joined by '-'; '' for a default case."""
+        return "-".join(getattr(self, axis) for axis, default in DEFAULTS.items() if getattr(self, axis) != default)
+
+    @property
+    def id(self) -> str:
+        """Like ``chapter_net-cpu-bs64-train_step``; non-default axes are appended."""
+        return "-".join(part for part in (self.model, self.device, f"bs{self.batch_size}", self.phase,
+                                          self.variant) if part)
+
+    @property
+    def key(self) -> tuple:
+        """What lines this case up across runs: ``("throughput", model, phase, device, bs, dtype,
+        memory_format, compile_mode)``."""
+        return ("throughput", self.model, self.phase, self.device, self.batch_size,
+                self.dtype, self.memory_format, self.compile_mode)
+
+    @property
+    def sort_key(self) -> tuple:
+        """Reading order: model, phase, batch size, device, variant."""
+        return (_rank(self.model, MODEL_ORDER), _rank(self.phase, PHASES), self.batch_size,
+                _rank(self.device, DEVICES), self.variant)
+
+    def fields(self) -> dict:
+        """The case's fields, as saved in a benchmark's ``extra_info``."""
+        return asdict(self)
+
+    @classmethod
+    def from_info(cls, info: dict) -> Case | None:
+        """The case a saved ``extra_info`` describes (missing axes take their defaults), or None."""
+        if not {"model", "phase", "device", "batch_size"} <= info.keys():
+            return None
+        return cls(info["model"], info["device"], int(info["batch_size"]), info["phase"],
+                   *(info.get(axis) or default for axis, default in DEFAULTS.items()))
+
+    @classmethod
+    def parse(cls, text: str, models=MODEL_ORDER) -> Case:
+        """A case id back into its case; ValueError with one line saying what is accepted."""
+        parts = text.strip().split("-")
+        if len(parts) < 4 or not parts[2].startswith("bs") or not parts[2][2:].isdigit() or int(parts[2][2:]) < 1:
+            raise ValueError(f"case {text!r} is not of the form {ID_FORM}")
+        model, device, bs, phase, *rest = parts
+        checks = (("model", model, models), ("device", device, DEVICES), ("phase", phase, PHASES))
+        for what, value, accepted in checks:
+            if value not in accepted:
+                raise ValueError(f"case {text!r}: unknown {what} {value!r}; accepted: {', '.join(accepted)}")
+        axes = dict(DEFAULTS)
+        choices = {"dtype": DTYPES, "memory_format": MEMORY_FORMATS, "compile_mode": COMPILE_MODES}
+        for value in rest:
+            axis = next((a for a, accepted in choices.items() if value in accepted), None)
+            if axis is None or axes[axis] != DEFAULTS[axis] or value == DEFAULTS[axis]:
+                accepted = ", ".join(v for a in choices for v in choices[a] if v != DEFAULTS[a])
+                raise ValueError(f"case {text!r}: {value!r} is not a non-default axis, or repeats one; "
+                                 f"accepted after the phase: {accepted}")
+            axes[axis] = value
+        return cls(model, device, int(bs[2:]), phase, **axes)
+
+    def unsupported_reason(self) -> str | None:
+        """Why this combination is not benchmarked, or None."""
+        if self.dtype != "float32" and self.device != "cuda":
+            return f"{self.dtype} autocast is benchmarked on CUDA only; {self.device} cases run in float32"
+        if self.memory_format == "channels_last" and self.model == "chapter_net":
+            return ("chapter_net flattens with x.view(-1, n) as the chapter writes it, which raises on "
+                    "channels_last activations (not contiguous); lenet and cifar_net use torch.flatten")
+        return None
+
+
+# -- every kind of saved benchmark case: key, name and order ----------------------------------------
+
+def case_key(info: dict) -> tuple | None:
+    """The key that lines a saved benchmark (its ``extra_info``) up across runs; None for a case
+    that is not compared across runs (time to accuracy: one measurement, no rounds)."""
+    kind = info.get("kind", "throughput" if "phase" in info else None)
+    if kind == "throughput":
+        case = Case.from_info(info)
+        return case.key if case else None
+    if kind == "data_loading":
+        return ("data_loading", info["dataset"], info["source"], bool(info["augment"]), info["device"])
+    if kind == "distributed":
+        return ("distributed", info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
+    return None
+
+
+def case_name(key: tuple) -> str:
+    """A key as the reader sees it: a throughput case's id, or the other kinds' names."""
+    if key[0] == "throughput":
+        return Case(key[1], key[3], key[4], key[2], *key[5:]).id
+    if key[0] == "distributed":
+        _, model, backend, world_size, global_batch = key
+        return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
+    _, dataset, source, augment, device = key
+    return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
+
+
+def sort_key(key: tuple) -> tuple:
+    """Reading order of keys: throughput cases first, in :attr:`Case.sort_key` order, then the rest."""
+    if key[0] == "throughput":
+        return (0, Case(key[1], key[3], key[4], key[2], *key[5:]).sort_key)
+    return (1, tuple(map(str, key)))

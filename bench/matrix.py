@@ -1,0 +1,264 @@
+"""Interleaved runs of tox environments: how to compare torch releases on a machine that drifts.
+
+    python -m bench.matrix ENV,ENV[,...] [--rounds R] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
+
+Round r runs each environment's benchmark command once (``tox -e ENV -- PYTEST_ARGS``), in the
+listed order in odd rounds and in reverse in even ones (A B, B A, A B, ...: counterbalanced, so
+that neither side always runs first after the other). A shared machine drifts by 10-25% between
+runs minutes apart; runs in the same round see about the same machine, and bench.report pairs
+them round by round (see bench.paired_stats). Each run is saved by the suite under
+``DIR/<env>/`` (default ``results/tox/<env>/``) with its series (the env), round and matrix id
+recorded in the JSON's ``machine_info["blitzbench_matrix"]``.
+
+The default of 6 rounds is the fewest for which the distribution-free interval of a median
+reaches 95% (min..max of 6 paired ratios covers 1 - 2/64 = 96.9%); with fewer rounds the report
+calls no change. Environments are created first (``tox -e ENV --notest``). One progress line per
+run: env, round, its time, elapsed, estimated time left; every run's output goes to
+``DIR/matrix-<id>.log``. A failing run stops the matrix naming the env (exit 1); Ctrl-C stops the
+run in progress, which saves nothing, and keeps every finished run (exit 130). Bad input (an
+unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.paired_stats import MIN_ROUNDS
+
+PROG = "python -m bench.matrix"
+ROOT = Path(__file__).resolve().parents[1]
+NOT_BENCHMARKS = ("report",)  # tox environments that run no benchmarks
+DEFAULT_ROUNDS = MIN_ROUNDS
+
+
+class BadInput(Exception):
+    """One line: what was wrong and what is accepted."""
+
+
+class RunFailed(Exception):
+    """A tox run failed; the message names the env and round."""
+
+
+def order(envs: list[str], round_number: int) -> list[str]:
+    """The environments of round ``round_number`` (from 1): as listed when odd, reversed when even."""
+    return list(envs) if round_number % 2 else list(reversed(envs))
+
+
+def schedule(envs: list[str], rounds: int) -> list[tuple[int, str]]:
+    """(round, env) in the order they run."""
+    return [(r, env) for r in range(1, rounds + 1) for env in order(envs, r)]
+
+
+def find_tox(spec: str | None) -> list[str]:
+    """The tox command: --tox, else tox beside this Python (the venv's), else tox on PATH."""
+    if spec:
+        words = shlex.split(spec)
+        if not words or shutil.which(words[0]) is None:
+            raise BadInput(f"--tox {spec!r}: no such command; accepted: a tox executable (path or name on PATH)")
+        return words
+    beside = Path(sys.executable).parent / "tox"
+    if beside.exists() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    found = shutil.which("tox")
+    if found is None:
+        raise BadInput("tox is not installed; install the dev extra (pip install -e '.[dev]': tox and tox-uv), "
+                       "or give --tox PATH")
+    return [found]
+
+
+def list_envs(tox: list[str]) -> list[str]:
+    """The environments tox.ini defines (``tox -l``)."""
+    try:
+        done = subprocess.run([*tox, "-l"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    except OSError as error:
+        raise BadInput(f"{' '.join(tox)} cannot be started ({error.strerror or error})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise BadInput(f"'{' '.join(tox)} -l' failed (exit {done.returncode}): {last}")
+    return [line.strip() for line in done.stdout.splitlines() if line.strip() and " " not in line.strip()]
+
+
+def parse_envs(text: str, known: list[str]) -> list[str]:
+    envs = [e.strip() for e in text.split(",") if e.strip()]
+    runnable = [e for e in known if e not in NOT_BENCHMARKS]
+    accepted = f"accepted: comma-separated, from {', '.join(runnable)}"
+    if not envs:
+        raise BadInput(f"no tox environment given; {accepted}")
+    for env in envs:
+        if env in NOT_BENCHMARKS:
+            raise BadInput(f"{env!r} runs no benchmarks; {accepted}")
+        if env not in known:
+            raise BadInput(f"unknown tox environment {env!r}; {accepted}")
+    if len(set(envs)) != len(envs):
+        raise BadInput(f"an environment is listed twice in {text!r}; list each once ({accepted})")
+    return envs
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _saved_runs(folder: Path) -> set[Path]:
+    return set(folder.glob("*.json")) if folder.is_dir() else set()
+
+
+def _run(command: list[str], log, title: str) -> int:
+    """Run ``command`` in its own process group, output appended to ``log``; Ctrl-C is passed on to
+    the whole group (tox and pytest), which then saves nothing, and re-raised here."""
+    log.write(f"\n===== {title}: {shlex.join(command)}\n")
+    log.flush()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        with _ignoring_interrupts():
+            _stop(process)
+        raise
+
+
+class _ignoring_interrupts:
+    """A second Ctrl-C while the interrupted run winds down is ignored, so the summary is printed."""
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(log_path: Path, lines: int = 15) -> str:
+    text = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], pytest_args: list[str],
+               out=sys.stdout) -> list[Path]:
+    """Create the environments, then run the schedule; the saved run files, in order."""
+    matrix_id = datetime.now().strftime("%Y%m%d-%H%M%S")
+    results_dir = results_dir.resolve()  # the runs start in the repository root
+    results_dir.mkdir(parents=True, exist_ok=True)
+    log_path = results_dir / f"matrix-{matrix_id}.log"
+    saved: list[Path] = []
+    plan = schedule(envs, rounds)
+    print(f"{PROG}: {len(envs)} environments x {rounds} rounds = {len(plan)} runs, interleaved "
+          f"({' '.join(order(envs, 1))} / {' '.join(order(envs, 2))} / ...); log: {log_path}", file=out, flush=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        try:
+            for env in envs:
+                started = time.perf_counter()
+                status = _run([*tox, "-e", env, "--notest"], log, f"create {env}")
+                if status != 0:
+                    raise RunFailed(f"creating tox environment {env} failed (exit {status}); the log's end:\n"
+                                    + _tail(log_path))
+                print(f"ready: {env} ({_duration(time.perf_counter() - started)})", file=out, flush=True)
+            began = time.perf_counter()
+            for done, (round_number, env) in enumerate(plan, start=1):
+                folder = results_dir / env
+                before = _saved_runs(folder)
+                started = time.perf_counter()
+                args = ["--results-dir", str(folder), "--series", env, "--round", str(round_number),
+                        "--matrix-id", matrix_id, *pytest_args]
+                status = _run([*tox, "-e", env, "--skip-pkg-install", "--", *args], log,
+                              f"{env} round {round_number}")
+                new = sorted(_saved_runs(folder) - before)
+                if status != 0 or len(new) != 1:
+                    why = f"exit {status}" if status != 0 else f"it saved {len(new)} runs instead of one"
+                    raise RunFailed(f"{env} failed in round {round_number} ({why}); the log's end:\n" + _tail(log_path))
+                saved.append(new[0])
+                elapsed = time.perf_counter() - began
+                left = elapsed / done * (len(plan) - done)
+                print(f"[{done}/{len(plan)}] round {round_number}/{rounds} {env}: {_duration(time.perf_counter() - started)}"
+                      f", saved {_shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
+                      file=out, flush=True)
+        except KeyboardInterrupt:
+            print(f"\n{PROG}: interrupted; the run in progress saved nothing; {len(saved)} finished runs are kept "
+                  f"under {_shown(results_dir)}; log: {_shown(log_path)}", file=out, flush=True)
+            raise
+    print(f"{PROG}: {len(saved)} runs saved under {_shown(results_dir)}; compare them with: "
+          f"python -m bench.report {_shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
+    return saved
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, pytest_args = argv[:cut], argv[cut + 1:]
+    p = _OneLineParser(prog=PROG, description="Interleaved runs of tox environments (see the module docstring).")
+    p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments (tox -l lists them)")
+    p.add_argument("--rounds", default=str(DEFAULT_ROUNDS), metavar="R",
+                   help=f"rounds, each running every environment once (default: {DEFAULT_ROUNDS}, the fewest "
+                        "for a 95%% interval)")
+    p.add_argument("--results-dir", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
+                   help="runs are saved under DIR/<env>/ (default: results/tox)")
+    p.add_argument("--tox", default=None, metavar="CMD", help="the tox command (default: tox beside this Python, "
+                   "else on PATH)")
+    args = p.parse_args(argv)
+    try:
+        try:
+            rounds = int(args.rounds)
+        except ValueError:
+            rounds = 0
+        if rounds < 1:
+            raise BadInput(f"--rounds {args.rounds!r}: accepted: a positive integer "
+                           f"({DEFAULT_ROUNDS} or more for the report to call a change)")
+        if args.results_dir.exists() and not args.results_dir.is_dir():
+            raise BadInput(f"--results-dir {str(args.results_dir)!r} is a file; accepted: a folder")
+        tox = find_tox(args.tox)
+        envs = parse_envs(args.envs, list_envs(tox))
+    except BadInput as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if rounds < MIN_ROUNDS:
+        print(f"{PROG}: note: with {rounds} rounds the report's intervals cover less than 95%, and it calls "
+              f"no change; {MIN_ROUNDS} rounds are the fewest that can", file=sys.stderr)
+    try:
+        run_matrix(envs, rounds, args.results_dir, tox, pytest_args)
+    except RunFailed as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""python -m bench.matrix: interleaved order, the rounds it records, progress, failures, Ctrl-C, bad input.
+
+tox itself is replaced by tests/tools/fake_tox.py (a real tox environment is a multi-GB torch
+install); one end-to-end test has it run the real suite, as the tox environments do.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import matrix, report
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_TOX = Path(__file__).resolve().parent / "tools" / "fake_tox.py"
+
+
+def run_matrix(tmp_path, *args, envs="torch24,torch215,torch214", fake_env=None, wait=True):
+    env = dict(os.environ, FAKE_TOX_ENVS=envs, FAKE_TOX_CALLS=str(tmp_path / "calls.jsonl"), **(fake_env or {}))
+    command = [sys.executable, "-m", "bench.matrix", "--tox", f"{sys.executable} {FAKE_TOX}",
+               "--results-dir", str(tmp_path / "results"), *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def calls(tmp_path):
+    path = tmp_path / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_order_is_counterbalanced_round_by_round():
+    assert matrix.order(["a", "b"], 1) == ["a", "b"] and matrix.order(["a", "b"], 2) == ["b", "a"]
+    assert matrix.schedule(["a", "b", "c"], 3) == [(1, "a"), (1, "b"), (1, "c"), (2, "c"), (2, "b"), (2, "a"),
+                                                     (3, "a"), (3, "b"), (3, "c")]
+    assert matrix.DEFAULT_ROUNDS == 6  # the fewest rounds whose interval for a median reaches 95%
+
+
+def test_runs_interleave_create_first_record_rounds_and_report_progress(tmp_path):
+    done = run_matrix(tmp_path, "torch24,torch215", "--rounds", "3", "--", "--quick", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    made = [(env, argv) for env, argv in calls(tmp_path)]
+    assert [env for env, argv in made if "--notest" in argv] == ["torch24", "torch215"]
+    runs = [(env, argv) for env, argv in made if "--notest" not in argv]
+    assert [env for env, _ in runs] == ["torch24", "torch215", "torch215", "torch24", "torch24", "torch215"]
+    for env, argv in runs:
+        assert argv[-3:] == ["--quick", "--device", "cpu"]  # the arguments after -- reach pytest
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert len(progress) == 6 and progress[0].startswith("[1/6] round 1/3 torch24:")
+    assert all("elapsed" in line and "left" in line for line in progress)
+    saved = sorted((tmp_path / "results").glob("*/*.json"))
+    records = [json.loads(p.read_text())["machine_info"]["blitzbench_matrix"] for p in saved]
+    assert sorted((r["series"], r["round"]) for r in records) == sorted(
+        (env, r) for r in (1, 2, 3) for env in ("torch24", "torch215"))
+    assert len({r["matrix"] for r in records}) == 1
+    assert {p.parent.name for p in saved} == {"torch24", "torch215"}
+    assert "round 1/3" in done.stdout and "note: with 3 rounds" in done.stderr
+    assert list((tmp_path / "results").glob("matrix-*.log"))
+
+
+def test_a_failing_run_stops_the_matrix_naming_the_env(tmp_path):
+    done = run_matrix(tmp_path, "torch24,torch215", "--rounds", "2", fake_env={"FAKE_TOX_FAIL": "torch215"})
+    assert done.returncode == 1
+    assert "torch215 failed in round 1 (exit 1)" in done.stderr and "a planted failure" in done.stderr
+    assert [env for env, argv in calls(tmp_path) if "--notest" not in argv] == ["torch24", "torch215"]
+
+
+def test_ctrl_c_keeps_finished_runs_and_saves_nothing_half_written(tmp_path):
+    proc = run_matrix(tmp_path, "torch24,torch215", "--rounds", "2", fake_env={"FAKE_TOX_HANG": "torch215"},
+                      wait=False)
+    marker = tmp_path / "calls.jsonl.hang"
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the matrix never reached the second run"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out and "1 finished runs are kept" in out
+    saved = list((tmp_path / "results").rglob("*.json"))
+    assert [p.parent.name for p in saved] == ["torch24"]
+    assert all(json.loads(p.read_text())["benchmarks"] for p in saved)  # whole JSON, nothing cut short
+    assert not list((tmp_path / "results").rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("args, says", [
+    (["torch99", "--rounds", "2"], "unknown tox environment 'torch99'; accepted: comma-separated, from torch24"),
+    (["torch24", "--rounds", "0"], "--rounds '0': accepted: a positive integer"),
+    (["torch24", "--rounds", "two"], "--rounds 'two': accepted: a positive integer"),
+    (["report"], "'report' runs no benchmarks"),
+    (["torch24,torch24"], "listed twice"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, says):
+    done = run_matrix(tmp_path, *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], done.stderr
+    assert not calls(tmp_path)
+
+
+def test_tox_missing_is_one_line_and_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.matrix", "torch24", "--tox", str(tmp_path / "no-tox")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "no such command" in done.stderr
+    empty_path = dict(os.environ, PATH=str(tmp_path))
+    python = Path(sys.executable)
+    done = subprocess.run([str(tmp_path / "python"), "-m", "bench.matrix", "torch24"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=empty_path) if _link(python, tmp_path / "python") else None
+    if done is not None:
+        assert done.returncode == 2 and "tox is not installed" in done.stderr, done.stderr
+
+
+def _link(python: Path, at: Path) -> bool:
+    """A python outside any venv's bin (so no tox beside it); False where links cannot be made."""
+    try:
+        at.symlink_to(python.resolve())
+    except OSError:
+        return False
+    return True
+
+
+def test_end_to_end_through_pytest_and_the_report(tmp_path, capsys):
+    """Two series, one round each, of the real suite (one case), then the report over what they
+    saved (the paired statistics over many rounds are tested on synthetic runs, in test_series_report)."""
+    done = run_matrix(tmp_path, "torch24,torch215", "--rounds", "1", fake_env={"FAKE_TOX_MODE": "pytest"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    saved = sorted((tmp_path / "results").glob("*/*.json"))
+    assert [p.parent.name for p in saved] == ["torch215", "torch24"]
+    data = json.loads(saved[0].read_text())
+    assert data["machine_info"]["blitzbench_matrix"]["series"] == "torch215"
+    assert data["machine_info"]["blitzbench_matrix"]["round"] == 1
+    assert data["benchmarks"][0]["extra_info"]["case_id"] == "chapter_net-cpu-bs4-forward"
+    out_json = tmp_path / "report.json"
+    assert report.main([str(tmp_path / "results"), "--baseline", "torch24", "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    assert "torch215: torch" in printed and report.SINGLE_RUN in printed
+    (record,) = [r for r in json.loads(out_json.read_text())["records"] if r["series"] == "torch215"]
+    assert record["rounds"] == 1 and record["method"] == report.SINGLE_RUN and record["ratio"] > 0
+    # pytest-benchmark's own compare still reads a matrix run
+    compare = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(saved[0])],
+                             capture_output=True, text=True, timeout=120)
+    assert compare.returncode == 0 and "chapter_net-cpu-bs4-forward" in compare.stdout, compare.stderr
