@@ -158,6 +158,13 @@ def worker(config: dict) -> None:
     except BaseException as error:
         (error_dir / f"rank{rank}.error").write_text(f"{type(error).__name__}: {error}")
         raise
+    # Leave without freeing this frame or Python's teardown: on torch 2.4.1 (gloo), freeing the DDP
+    # Reducer ran ~ProcessGroupGloo, which joins a gloo thread that waits for the GIL the main
+    # thread holds (py-spy showed both), so a rank that had finished hung for good. The result is
+    # written and the process group destroyed by now; the OS frees the rest.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -284,7 +291,7 @@ def run(a) -> dict:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        worker(json.loads(Path(argv[1]).read_text()))
+        worker(json.loads(Path(argv[1]).read_text()))  # ends the process itself (os._exit)
         return 0
     a = parse_args(argv)
     try:
