@@ -138,7 +138,10 @@ def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison]
             return SeriesSummary(estimate.ratio, paired_stats.verdict(estimate, min_change), estimate.rounds,
                                  len(common), estimate.ci_low, estimate.ci_high, estimate.coverage, counts)
     ratios = [c.ratio for c in comparisons.values()]
-    return SeriesSummary(paired_stats.geometric_mean(ratios) if ratios else None, SINGLE_RUN, min(len(pairs), 1),
+    # A single pair: no drift measured. Several pairs but no case in every one of them: no paired
+    # geometric mean exists, and the plain one is not called either way.
+    verdict = SINGLE_RUN if len(pairs) < 2 else "unclear"
+    return SeriesSummary(paired_stats.geometric_mean(ratios) if ratios else None, verdict, min(len(pairs), 1),
                          len(ratios), counts=counts)
 
 
@@ -347,12 +350,14 @@ def plot(path: Path, report: Report) -> None:
             xs.append(c.ratio)
             lows.append(c.ratio - (c.ci_low if c.ci_low is not None else c.ratio))
             highs.append((c.ci_high if c.ci_high is not None else c.ratio) - c.ratio)
-        name = s.label + (f" ({SINGLE_RUN})" if report.paired_rounds[i] < 2 else "")
+        n = report.paired_rounds[i]
+        name = s.label + (f" ({SINGLE_RUN})" if n < 2 else
+                          f" ({n} rounds, interval coverage {paired_stats.median_interval(range(n))[2]:.1%})")
         ax.errorbar(xs, ys, xerr=[lows, highs], fmt=marker, markersize=4, capsize=2, linewidth=1, label=name, zorder=2)
     ax.set_yticks(range(len(keys)), [case_name(k) for k in keys], fontsize=7)
     ax.set_ylim(len(keys) - 0.5, -0.5)
-    ax.set_xlabel(f"rate ÷ baseline rate ({report.baseline.label}); > 1 is faster; bars: "
-                  f"{paired_stats.CONFIDENCE:.0%} interval over paired rounds")
+    ax.set_xlabel(f"rate ÷ baseline rate ({report.baseline.label}); > 1 is faster; "
+                  "bars: the median's interval over paired rounds")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, frameon=False)
     fig.tight_layout()
