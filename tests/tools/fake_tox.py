@@ -5,8 +5,8 @@ torch release. Set by the test through the environment:
 
   FAKE_TOX_ENVS    comma-separated environments ``-l`` lists (``report`` is added)
   FAKE_TOX_CALLS   a file each call's env and arguments are appended to
-  FAKE_TOX_MODE    "synthetic" (default): write a small saved run from ARGS; "pytest": run the
-                   real suite on one case, as the tox environments do
+  FAKE_TOX_PYTEST  an env whose runs are the real suite on one case, as the tox environments
+                   run it; the others write a small synthetic saved run from ARGS
   FAKE_TOX_FAIL    an env whose runs fail (exit 1)
   FAKE_TOX_HANG    an env whose runs write FAKE_TOX_CALLS + ".hang" and then wait to be interrupted
 """
@@ -44,7 +44,7 @@ def main(argv):
         Path(os.environ["FAKE_TOX_CALLS"] + ".hang").write_text(env)
         time.sleep(60)
         return 0
-    if os.environ.get("FAKE_TOX_MODE") == "pytest":
+    if env == os.environ.get("FAKE_TOX_PYTEST"):
         return subprocess.call([sys.executable, "-m", "pytest", "bench/test_throughput.py", "--benchmark-only", "-q",
                                 "-p", "no:cacheprovider", "--quick", "--models=chapter_net", "--phases=forward",
                                 "--batch-sizes=4", "--device=cpu", "--benchmark-min-time=0.002", *args], cwd=ROOT)
