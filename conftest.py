@@ -29,7 +29,8 @@ def pytest_addoption(parser):
              "CUDA cases are skipped with the reason where CUDA is unavailable)")
     add("--batch-sizes", default=None, metavar="LIST",
         help="comma-separated positive batch sizes (default: "
-             + ",".join(map(str, options.BENCHMARK_BATCH_SIZES)) + " for benchmarks, "
+             + ",".join(map(str, options.BENCHMARK_BATCH_SIZES)) + " for benchmarks, adding "
+             + ",".join(map(str, options.CUDA_EXTRA_BATCH_SIZES)) + " on CUDA; "
              + ",".join(map(str, options.VERIFICATION_BATCH_SIZES)) + " for verification)")
     add("--models", default=",".join(MODELS), metavar="LIST",
         help=f"comma-separated models, from: {', '.join(MODELS)} (default: all)")
@@ -101,17 +102,20 @@ def device_param(device: str):
     return pytest.param(device, marks=marks, id=device)
 
 
-def benchmark_batch_sizes(config) -> tuple[int, ...]:
+def benchmark_batch_sizes(config, device: str) -> tuple[int, ...]:
+    """--batch-sizes when given, else the device's defaults (CUDA adds batches that fill the GPU)."""
     if config.blitz_batch_sizes:
         return config.blitz_batch_sizes
-    return options.QUICK_BATCH_SIZES if config.getoption("--quick") else options.BENCHMARK_BATCH_SIZES
+    return options.default_benchmark_batch_sizes(device, config.getoption("--quick"))
 
 
 def bench_case_params(config):
     quick = config.getoption("--quick")
-    grid = itertools.product(config.blitz_models, config.blitz_devices, benchmark_batch_sizes(config),
-                             config.blitz_phases, config.blitz_dtypes, config.blitz_memory_formats,
-                             config.blitz_compile_modes)
+    grid = ((model, device, batch_size, *rest)
+            for model in config.blitz_models for device in config.blitz_devices
+            for batch_size in benchmark_batch_sizes(config, device)
+            for rest in itertools.product(config.blitz_phases, config.blitz_dtypes, config.blitz_memory_formats,
+                                          config.blitz_compile_modes))
     for model, device, batch_size, phase, dtype, memory_format, compile_mode in grid:
         case = cases.Case(model, device, batch_size, phase, dtype, memory_format, compile_mode)
         marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick))]

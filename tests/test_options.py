@@ -55,3 +55,16 @@ def test_matrix_record_options():
                                      (" ", "1", "needs a name")):
         with pytest.raises(ValueError, match=says):
             parse_matrix_record(series, round_text, None)
+
+
+def test_cuda_benchmarks_add_batches_that_fill_the_gpu():
+    """Issue 11: CPU keeps 1-1024; CUDA adds 4096 and 16384; --batch-sizes and --quick override."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "--collect-only", "-q",
+                             "-p", "no:cacheprovider", "--models=lenet", "--phases=train_step"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    ids = {line.split("[", 1)[1].rstrip("]") for line in result.stdout.splitlines() if "test_throughput[" in line}
+    assert {i for i in ids if i.startswith("lenet-cpu")} == {f"lenet-cpu-bs{n}-train_step" for n in (1, 4, 64, 256, 1024)}
+    assert {i for i in ids if i.startswith("lenet-cuda")} == {f"lenet-cuda-bs{n}-train_step"
+                                                               for n in (1, 4, 64, 256, 1024, 4096, 16384)}
+    from bench.options import default_benchmark_batch_sizes
+    assert default_benchmark_batch_sizes("cuda", quick=True) == (4, 64)
