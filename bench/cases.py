@@ -78,6 +78,12 @@ class Case:
                    *(info.get(axis) or default for axis, default in DEFAULTS.items()))
 
     @classmethod
+    def from_key(cls, key: tuple) -> Case:
+        """The case a throughput :attr:`key` stands for."""
+        _, model, phase, device, batch_size, *axes = key
+        return cls(model, device, batch_size, phase, *axes)
+
+    @classmethod
     def parse(cls, text: str, models=MODEL_ORDER) -> Case:
         """A case id back into its case; ValueError with one line saying what is accepted."""
         parts = text.strip().split("-")
@@ -128,7 +134,7 @@ def case_key(info: dict) -> tuple | None:
 def case_name(key: tuple) -> str:
     """A key as the reader sees it: a throughput case's id, or the other kinds' names."""
     if key[0] == "throughput":
-        return Case(key[1], key[3], key[4], key[2], *key[5:]).id
+        return Case.from_key(key).id
     if key[0] == "distributed":
         _, model, backend, world_size, global_batch = key
         return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
@@ -139,5 +145,5 @@ def case_name(key: tuple) -> str:
 def sort_key(key: tuple) -> tuple:
     """Reading order of keys: throughput cases first, in :attr:`Case.sort_key` order, then the rest."""
     if key[0] == "throughput":
-        return (0, Case(key[1], key[3], key[4], key[2], *key[5:]).sort_key)
+        return (0, Case.from_key(key).sort_key)
     return (1, tuple(map(str, key)))

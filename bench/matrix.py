@@ -22,7 +22,6 @@ unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
@@ -33,16 +32,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench.cli import BadInput, OneLineParser, shown
 from bench.paired_stats import MIN_ROUNDS
 
 PROG = "python -m bench.matrix"
 ROOT = Path(__file__).resolve().parents[1]
 NOT_BENCHMARKS = ("report",)  # tox environments that run no benchmarks
 DEFAULT_ROUNDS = MIN_ROUNDS
-
-
-class BadInput(Exception):
-    """One line: what was wrong and what is accepted."""
 
 
 class RunFailed(Exception):
@@ -82,6 +78,8 @@ def list_envs(tox: list[str]) -> list[str]:
         done = subprocess.run([*tox, "-l"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     except OSError as error:
         raise BadInput(f"{' '.join(tox)} cannot be started ({error.strerror or error})") from None
+    except subprocess.TimeoutExpired:
+        raise BadInput(f"'{' '.join(tox)} -l' gave no answer within 120 s") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
         raise BadInput(f"'{' '.join(tox)} -l' failed (exit {done.returncode}): {last}")
@@ -193,27 +191,15 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
                 elapsed = time.perf_counter() - began
                 left = elapsed / done * (len(plan) - done)
                 print(f"[{done}/{len(plan)}] round {round_number}/{rounds} {env}: {_duration(time.perf_counter() - started)}"
-                      f", saved {_shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
+                      f", saved {shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
                       file=out, flush=True)
         except KeyboardInterrupt:
             print(f"\n{PROG}: interrupted; the run in progress saved nothing; {len(saved)} finished runs are kept "
-                  f"under {_shown(results_dir)}; log: {_shown(log_path)}", file=out, flush=True)
+                  f"under {shown(results_dir)}; log: {shown(log_path)}", file=out, flush=True)
             raise
-    print(f"{PROG}: {len(saved)} runs saved under {_shown(results_dir)}; compare them with: "
-          f"python -m bench.report {_shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
+    print(f"{PROG}: {len(saved)} runs saved under {shown(results_dir)}; compare them with: "
+          f"python -m bench.report {shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
     return saved
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{PROG}: error: {message}\n")
 
 
 def main(argv=None) -> int:
@@ -222,7 +208,7 @@ def main(argv=None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, pytest_args = argv[:cut], argv[cut + 1:]
-    p = _OneLineParser(prog=PROG, description="Interleaved runs of tox environments (see the module docstring).")
+    p = OneLineParser(prog=PROG, description="Interleaved runs of tox environments (see the module docstring).")
     p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments (tox -l lists them)")
     p.add_argument("--rounds", default=str(DEFAULT_ROUNDS), metavar="R",
                    help=f"rounds, each running every environment once (default: {DEFAULT_ROUNDS}, the fewest "

@@ -18,25 +18,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import median
 
 CONFIDENCE = 0.95
 MIN_ROUNDS = 6  # the fewest paired rounds whose min..max interval reaches CONFIDENCE
-
-
-def median(values) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    if not n:
-        raise ValueError("median of no values")
-    middle = n // 2
-    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def geometric_mean(values) -> float:
-    values = list(values)
-    if not values:
-        raise ValueError("geometric mean of no values")
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def _binomial_half_cdf(k: int, n: int) -> float:
@@ -54,11 +39,26 @@ def median_interval(values, confidence: float = CONFIDENCE) -> tuple[float, floa
     n = len(ordered)
     if n < 2:
         raise ValueError("an interval for a median needs at least two values")
+    k = _order_statistic(n, confidence)
+    return ordered[k - 1], ordered[n - k], _coverage_of(k, n)
+
+
+def _coverage_of(k: int, n: int) -> float:
+    """Exact coverage of [x_(k), x_(n+1-k)] for the median of n values: 1 - 2 P(Bin(n, 1/2) <= k-1)."""
+    return 1 - 2 * _binomial_half_cdf(k - 1, n)
+
+
+def _order_statistic(n: int, confidence: float) -> int:
+    """The largest k whose interval still covers ``confidence``; 1 (min..max) when none does."""
     k = 1
-    while k + 1 <= n // 2 and 1 - 2 * _binomial_half_cdf(k, n) >= confidence:
+    while k + 1 <= n // 2 and _coverage_of(k + 1, n) >= confidence:
         k += 1
-    coverage = 1 - 2 * _binomial_half_cdf(k - 1, n)
-    return ordered[k - 1], ordered[n - k], coverage
+    return k
+
+
+def coverage(n: int, confidence: float = CONFIDENCE) -> float:
+    """The exact coverage of the interval median_interval gives for n values."""
+    return _coverage_of(_order_statistic(n, confidence), n)
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,13 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import geometric_mean
 
 from tabulate import tabulate, tabulate_formats
 
 from bench import paired_stats
 from bench.cases import case_name, sort_key
+from bench.cli import OneLineParser, shown
 from bench.results_store import write_atomic
 from bench.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
 
@@ -133,7 +135,7 @@ def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison]
     if len(pairs) >= 2:
         common = [k for k in comparisons if all(k in b.cases and k in o.cases for b, o in pairs)]
         if common:
-            per_round = [paired_stats.geometric_mean(o.cases[k].rate / b.cases[k].rate for k in common) for b, o in pairs]
+            per_round = [geometric_mean(o.cases[k].rate / b.cases[k].rate for k in common) for b, o in pairs]
             estimate = paired_stats.paired_estimate(per_round)
             return SeriesSummary(estimate.ratio, paired_stats.verdict(estimate, min_change), estimate.rounds,
                                  len(common), estimate.ci_low, estimate.ci_high, estimate.coverage, counts)
@@ -141,7 +143,7 @@ def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison]
     # A single pair: no drift measured. Several pairs but no case in every one of them: no paired
     # geometric mean exists, and the plain one is not called either way.
     verdict = SINGLE_RUN if len(pairs) < 2 else "unclear"
-    return SeriesSummary(paired_stats.geometric_mean(ratios) if ratios else None, verdict, min(len(pairs), 1),
+    return SeriesSummary(geometric_mean(ratios) if ratios else None, verdict, min(len(pairs), 1),
                          len(ratios), counts=counts)
 
 
@@ -242,22 +244,14 @@ def render(report: Report, fmt: str) -> str:
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def _shown(path: Path) -> str:
-    """A path as the reader can use it: relative to the current folder when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def header(report: Report) -> str:
     m = report.min_change
     base = report.baseline
-    lines = [f"{len(report.series)} series; baseline: {base.label} ({_shown(base.folder)}, {len(base.runs)} runs)"]
+    lines = [f"{len(report.series)} series; baseline: {base.label} ({shown(base.folder)}, {len(base.runs)} runs)"]
     for i, s in report.others():
         n = report.paired_rounds[i]
         if n >= 2:
-            coverage = paired_stats.median_interval(range(n))[2]
+            coverage = paired_stats.coverage(n)
             lines.append(f"{s.label}: {len(s.runs)} runs, {n} paired rounds, interval coverage {coverage:.1%}"
                          + ("" if coverage >= paired_stats.CONFIDENCE else
                             f" (under {paired_stats.CONFIDENCE:.0%}: no change is called)"))
@@ -352,7 +346,7 @@ def plot(path: Path, report: Report) -> None:
             highs.append((c.ci_high if c.ci_high is not None else c.ratio) - c.ratio)
         n = report.paired_rounds[i]
         name = s.label + (f" ({SINGLE_RUN})" if n < 2 else
-                          f" ({n} rounds, interval coverage {paired_stats.median_interval(range(n))[2]:.1%})")
+                          f" ({n} rounds, interval coverage {paired_stats.coverage(n):.1%})")
         ax.errorbar(xs, ys, xerr=[lows, highs], fmt=marker, markersize=4, capsize=2, linewidth=1, label=name, zorder=2)
     ax.set_yticks(range(len(keys)), [case_name(k) for k in keys], fontsize=7)
     ax.set_ylim(len(keys) - 0.5, -0.5)
@@ -374,13 +368,6 @@ def regressions(report: Report, limit: float) -> list[tuple[str, str, Comparison
             if c.verdict == "slower" and c.slowdown_bound > limit]
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    # reference_models.cli_args.OneLineParser's twin: importing reference_models imports torch,
-    # and the report must run without it (tox's report environment).
-    def error(self, message):
-        self.exit(2, f"{PROG}: error: {message}\n")
-
-
 def _percent(text: str) -> float:
     try:
         value = float(text)
@@ -398,7 +385,7 @@ def _format(text: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = _OneLineParser(prog=PROG, description="Compare saved benchmark runs (see the module docstring).")
+    p = OneLineParser(prog=PROG, description="Compare saved benchmark runs (see the module docstring).")
     p.add_argument("paths", nargs="*", type=Path, default=[Path("results")], metavar="PATH",
                    help="saved runs or folders of them (default: results)")
     p.add_argument("--baseline", default=None, help="a series' name (a tox env), a run's path, or a torch version "

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cases import case_key
+from bench.cli import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
 
 
-class BadInput(Exception):
-    """A path or file the report cannot use; the message is one line naming it."""
 
 
 @dataclass(frozen=True)

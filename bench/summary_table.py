@@ -8,6 +8,8 @@ marked "noisy" above 10%); then CUDA ÷ CPU speedup. A device that did not run a
 
 from __future__ import annotations
 
+import dataclasses
+
 from tabulate import tabulate
 
 from bench.cases import Case
@@ -39,8 +41,7 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
         info = bench.get("extra_info") or {}
         if info.get("kind", "throughput") != "throughput" or (case := Case.from_info(info)) is None:
             continue
-        row = Case(case.model, "", case.batch_size, case.phase, case.dtype, case.memory_format, case.compile_mode)
-        cases.setdefault(row, {})[case.device] = bench
+        cases.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench  # a row: all devices
     if not cases:
         return ""
     show_variant = any(row.variant for row in cases)

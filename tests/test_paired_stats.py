@@ -9,13 +9,6 @@ from bench import paired_stats
 from bench.paired_stats import PairedEstimate, median_interval, paired_estimate, verdict
 
 
-def test_median_and_geometric_mean_from_their_definitions():
-    assert paired_stats.median([3, 1, 2]) == 2
-    assert paired_stats.median([4, 1, 3, 2]) == 2.5
-    assert paired_stats.geometric_mean([0.5, 2.0]) == pytest.approx(1.0)
-    assert paired_stats.geometric_mean([1.1] * 5) == pytest.approx(1.1)
-
-
 @pytest.mark.parametrize("n, k", [(2, 1), (4, 1), (5, 1), (6, 1), (8, 1), (9, 2), (12, 3), (20, 6)])
 def test_interval_takes_the_kth_order_statistics_with_exact_binomial_coverage(n, k):
     values = [float(v) for v in range(n, 0, -1)]  # unsorted on purpose
@@ -31,6 +24,7 @@ def test_six_rounds_are_the_fewest_that_reach_95_percent():
     assert five == pytest.approx(1 - 2 / 2 ** 5) and five < 0.95
     assert six == pytest.approx(1 - 2 / 2 ** 6) and six >= 0.95
     assert paired_stats.MIN_ROUNDS == 6
+    assert [paired_stats.coverage(n) for n in (4, 6, 9)] == [1 - 2 / 2 ** 4, 1 - 2 / 2 ** 6, 1 - 2 * 10 / 2 ** 9]
 
 
 @pytest.mark.parametrize("n", [4, 6, 9])
