@@ -42,9 +42,11 @@ def pytest_addoption(parser):
     add("--memory-formats", default="contiguous", metavar="LIST",
         help=f"comma-separated benchmark memory formats, from: {', '.join(cases.MEMORY_FORMATS)} "
              "(default: contiguous)")
-    add("--compile-modes", default="eager", metavar="LIST",
-        help=f"comma-separated, from: {', '.join(cases.COMPILE_MODES)} "
-             "(default: eager; compiled wraps the model in torch.compile)")
+    add("--modes", "--compile-modes", dest="modes", default="eager", metavar="LIST",
+        help=f"comma-separated execution modes, from: {', '.join(cases.MODES)} (default: eager; "
+             "compiled: torch.compile; reduce-overhead: torch.compile with CUDA graphs; cudagraph: the "
+             "phase captured once as a CUDA graph and replayed; the last two on CUDA only). "
+             "--compile-modes is the option's former name")
     add("--quick", action="store_true",
         help="benchmark every model and phase at batch sizes "
              + ",".join(map(str, options.QUICK_BATCH_SIZES)) + " only, with shorter timing")
@@ -79,8 +81,7 @@ def pytest_configure(config):
         config.blitz_dtypes = options.parse_choices(get("--dtypes"), "--dtypes", cases.DTYPES)
         config.blitz_memory_formats = options.parse_choices(
             get("--memory-formats"), "--memory-formats", cases.MEMORY_FORMATS)
-        config.blitz_compile_modes = options.parse_choices(
-            get("--compile-modes"), "--compile-modes", cases.COMPILE_MODES)
+        config.blitz_modes = options.parse_choices(get("--modes"), "--modes", cases.MODES)
         config.blitz_results_dir = options.parse_results_dir(get("--results-dir"))
         config.blitz_matrix_record = options.parse_matrix_record(get("--series"), get("--round"), get("--matrix-id"))
     except ValueError as error:
@@ -115,10 +116,10 @@ def bench_case_params(config):
             for model in config.blitz_models for device in config.blitz_devices
             for batch_size in benchmark_batch_sizes(config, device)
             for rest in itertools.product(config.blitz_phases, config.blitz_dtypes, config.blitz_memory_formats,
-                                          config.blitz_compile_modes))
-    for model, device, batch_size, phase, dtype, memory_format, compile_mode in grid:
-        case = cases.Case(model, device, batch_size, phase, dtype, memory_format, compile_mode)
-        marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick))]
+                                          config.blitz_modes))
+    for model, device, batch_size, phase, dtype, memory_format, mode in grid:
+        case = cases.Case(model, device, batch_size, phase, dtype, memory_format, mode)
+        marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick, phase))]
         if device == "cuda":
             marks.append(pytest.mark.cuda)
         reason = devices.unavailable_reason(device) or case.unsupported_reason()

@@ -5,9 +5,17 @@ the saved-run reader, the end-of-run tables and the report. Torch-free, so that 
 in an environment without torch (tox's report environment).
 
 A throughput case is a point in the grid model x device x batch size x phase (x dtype, memory
-format, compile mode; the chapter's sections 6 and 9). Its id reads
+format, execution mode; the chapter's sections 6 and 9). Its id reads
 ``chapter_net-cpu-bs64-train_step``, with the axes that differ from their defaults appended
-(``lenet-cuda-bs8-forward-bfloat16-channels_last-compiled``). Its key, the tuple that lines it up
+(``lenet-cuda-bs8-forward-bfloat16-channels_last-compiled``).
+
+Execution modes (``--modes``; called ``compile_mode`` and ``--compile-modes`` before they held
+more than torch.compile, and still read under that name from older saved runs):
+
+  eager            the chapter's code as written
+  compiled         torch.compile(model), default mode
+  reduce-overhead  torch.compile(model, mode="reduce-overhead"): compiled, replayed as CUDA graphs
+  cudagraph        the phase captured once with torch.cuda.CUDAGraph on a static batch, replayed Its key, the tuple that lines it up
 across runs, holds every field. The other kinds of benchmark case (data loading, distributed
 training step, time to accuracy) have keys and names of their own, below.
 """
@@ -21,9 +29,24 @@ DEVICES = ("cpu", "cuda")
 PHASES = ("forward", "inference", "backward", "step", "train_step")
 DTYPES = ("float32", "bfloat16", "float16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
-COMPILE_MODES = ("eager", "compiled")
-DEFAULTS = {"dtype": "float32", "memory_format": "contiguous", "compile_mode": "eager"}
-ID_FORM = "model-device-bsN-phase[-dtype][-memory_format][-compile_mode], such as chapter_net-cpu-bs4-forward"
+MODES = ("eager", "compiled", "reduce-overhead", "cudagraph")
+CUDA_GRAPH_MODES = ("reduce-overhead", "cudagraph")
+DEFAULTS = {"dtype": "float32", "memory_format": "contiguous", "mode": "eager"}
+ID_FORM = "model-device-bsN-phase[-dtype][-memory_format][-mode], such as chapter_net-cpu-bs4-forward"
+
+
+def _join_hyphenated(parts: list[str], values) -> list[str]:
+    """Id parts after the phase, with values that contain '-' (reduce-overhead) put back together."""
+    joined, i = [], 0
+    while i < len(parts):
+        pair = "-".join(parts[i:i + 2])
+        if pair in values and "-" in pair:
+            joined.append(pair)
+            i += 2
+        else:
+            joined.append(parts[i])
+            i += 1
+    return joined
 
 
 def _rank(value, order) -> tuple:
@@ -39,7 +62,7 @@ class Case:
     phase: str
     dtype: str = DEFAULTS["dtype"]
     memory_format: str = DEFAULTS["memory_format"]
-    compile_mode: str = DEFAULTS["compile_mode"]
+    mode: str = DEFAULTS["mode"]
 
     @property
     def variant(self) -> str:
@@ -55,9 +78,9 @@ class Case:
     @property
     def key(self) -> tuple:
         """What lines this case up across runs: ``("throughput", model, phase, device, bs, dtype,
-        memory_format, compile_mode)``."""
+        memory_format, mode)``."""
         return ("throughput", self.model, self.phase, self.device, self.batch_size,
-                self.dtype, self.memory_format, self.compile_mode)
+                self.dtype, self.memory_format, self.mode)
 
     @property
     def sort_key(self) -> tuple:
@@ -74,6 +97,7 @@ class Case:
         """The case a saved ``extra_info`` describes (missing axes take their defaults), or None."""
         if not {"model", "phase", "device", "batch_size"} <= info.keys():
             return None
+        info = {**info, "mode": info.get("mode") or info.get("compile_mode")}  # older runs: compile_mode
         return cls(info["model"], info["device"], int(info["batch_size"]), info["phase"],
                    *(info.get(axis) or default for axis, default in DEFAULTS.items()))
 
@@ -90,12 +114,13 @@ class Case:
         if len(parts) < 4 or not parts[2].startswith("bs") or not parts[2][2:].isdigit() or int(parts[2][2:]) < 1:
             raise ValueError(f"case {text!r} is not of the form {ID_FORM}")
         model, device, bs, phase, *rest = parts
+        rest = _join_hyphenated(rest, MODES)
         checks = (("model", model, models), ("device", device, DEVICES), ("phase", phase, PHASES))
         for what, value, accepted in checks:
             if value not in accepted:
                 raise ValueError(f"case {text!r}: unknown {what} {value!r}; accepted: {', '.join(accepted)}")
         axes = dict(DEFAULTS)
-        choices = {"dtype": DTYPES, "memory_format": MEMORY_FORMATS, "compile_mode": COMPILE_MODES}
+        choices = {"dtype": DTYPES, "memory_format": MEMORY_FORMATS, "mode": MODES}
         for value in rest:
             axis = next((a for a, accepted in choices.items() if value in accepted), None)
             if axis is None or axes[axis] != DEFAULTS[axis] or value == DEFAULTS[axis]:
@@ -107,6 +132,11 @@ class Case:
 
     def unsupported_reason(self) -> str | None:
         """Why this combination is not benchmarked, or None."""
+        if self.mode in CUDA_GRAPH_MODES and self.device != "cuda":
+            return f"{self.mode} replays CUDA graphs, which need a CUDA device; {self.device} runs eager and compiled"
+        if self.mode == "cudagraph" and self.phase == "backward":
+            return ("cudagraph: backward alone needs a fresh autograd graph per call, and a captured graph "
+                    "replays one fixed graph; its cost is inside the cudagraph train_step")
         if self.dtype != "float32" and self.device != "cuda":
             return f"{self.dtype} autocast is benchmarked on CUDA only; {self.device} cases run in float32"
         if self.memory_format == "channels_last" and self.model == "chapter_net":

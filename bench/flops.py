@@ -18,8 +18,8 @@ from bench.workloads import Workload
 
 def flops_per_sample(case: Case) -> float | None:
     """Counted FLOPs of one call of ``case``'s phase, divided by the batch size (None if 0)."""
-    # Counted on the eager model in float32: compile mode and autocast do not change the math.
-    w = Workload(dataclasses.replace(case, compile_mode="eager"))
+    # Counted on the eager model in float32: execution mode and autocast do not change the math.
+    w = Workload(dataclasses.replace(case, mode="eager"))
     phase = case.phase
     if phase == "backward":
         (loss,), _ = w.fresh_graph()

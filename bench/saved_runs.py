@@ -3,7 +3,7 @@ into series.
 
 A run is one file. Each of its cases is keyed by what identifies it across runs (bench.cases), so
 that runs from different torch releases or machines line up: throughput cases by model, phase,
-device, batch size, dtype, memory format and compile mode; data-loading cases by dataset, source,
+device, batch size, dtype, memory format and execution mode; data-loading cases by dataset, source,
 augmentation and device; distributed cases by model, backend, ranks and global batch.
 Time-to-accuracy cases are single measurements and are not compared.
 

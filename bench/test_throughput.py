@@ -2,8 +2,11 @@
 device and batch size (the chapter's sections 6 and 9). Run with ``pytest bench --benchmark-only``.
 
 Each case first checks what it is about to time (Workload.check: output shape, finite loss and
-gradients, a step that moves the weights); a wrong computation fails the case and reports no
-time. The timing itself is pytest-benchmark's, with the timer bench.timing picks per device.
+gradients, a step that moves the weights; in a mode other than eager, bench.modes.verify: 3
+training steps that match eager's); a wrong computation fails the case and reports no time.
+The timing itself is pytest-benchmark's, with the timer and round sizes bench.timing picks per
+device: on CUDA, rounds of back-to-back calls (throughput), with one synchronized call's time
+kept as ``latency_s`` and the GPU's busy fraction measured after the timed rounds.
 """
 
 import time
@@ -11,7 +14,7 @@ import time
 import pytest
 import torch
 
-from bench import devices, timing
+from bench import devices, modes, profiling, timing
 from bench.flops import flops_per_sample
 from bench.workloads import Workload
 
@@ -23,6 +26,7 @@ def _out_of_memory_errors():
 
 def _build_and_check(case):
     try:
+        modes.verify_once(case)
         workload = Workload(case)
         workload.check()
         workload.prepare()
@@ -44,34 +48,58 @@ def _seconds_per_backward(workload) -> float:
     return time.perf_counter() - start
 
 
-def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
-    case = bench_case
-    workload = _build_and_check(case)
-    if case.device == "cuda":
-        for _ in range(timing.CUDA_WARMUP_CALLS):
-            if case.phase == "backward":
-                args, _ = workload.fresh_graph()
-                workload.backward(*args)
-            else:
-                workload.timed()
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+def _time_on_cuda(benchmark, workload, quick) -> dict:
+    """CUDA: rounds of back-to-back calls sized by bench.timing.cuda_round_calls; returns the
+    figures measured around them (latency_s, calls per round, device_busy_fraction)."""
+    case = workload.case
+    backward = case.phase == "backward"
+    clock = timing.CUDA_BACKWARD_CLOCK if backward else timing.cuda_synchronized_perf_counter
+    call = timing.event_timed_backward(workload, clock) if backward else workload.timed
+    for _ in range(timing.CUDA_WARMUP_CALLS):
+        call()
+    clock()  # synchronizes (and settles the event clock's spans)
+    if benchmark.disabled:  # make test: one call, checked, nothing timed
+        benchmark.pedantic(call)
+        return {}
+    per_call = timing.seconds_per_call(call, clock)
+    if backward:
+        latency = timing.latency_seconds(workload.backward, timing.cuda_synchronized_perf_counter,
+                                         setup=lambda: workload.fresh_graph()[0])
+    else:
+        latency = timing.latency_seconds(call, clock)
+    calls = timing.cuda_round_calls(per_call, latency)
+    rounds, warmup_rounds = timing.cuda_rounds(per_call * calls, quick)
+    torch.cuda.reset_peak_memory_stats()
+    benchmark.pedantic(call, rounds=rounds, iterations=calls, warmup_rounds=warmup_rounds)
+    peak_memory = torch.cuda.max_memory_allocated()
+    busy = profiling.measure_device_busy_fraction(call, min(calls, profiling.BUSY_WINDOW_CALLS))
+    clock()
+    return {"latency_s": latency, "calls_per_round": calls, "peak_memory_bytes": peak_memory,
+            "device_busy_fraction": busy,
+            "launch_bound": None if busy is None else busy < profiling.LAUNCH_BOUND_BELOW}
 
-    if case.phase == "backward":
+
+def _time_on_cpu(benchmark, workload, quick) -> dict:
+    if workload.case.phase == "backward":
         rounds, warmup_rounds = timing.pedantic_rounds(_seconds_per_backward(workload), quick)
         benchmark.pedantic(workload.backward, setup=workload.fresh_graph, rounds=rounds,
                            warmup_rounds=warmup_rounds, iterations=1)
     else:
         benchmark(workload.timed)
+    # No per-case peak memory on the CPU that can be measured honestly (the allocator keeps no
+    # high-water mark, and the process's RSS peak spans the whole session), so none is reported.
+    return {"peak_memory_bytes": None}
 
-    peak_memory = torch.cuda.max_memory_allocated() if case.device == "cuda" else None  # before FLOP counting
+
+def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
+    case = bench_case
+    workload = _build_and_check(case)
+    timed_on = _time_on_cuda if case.device == "cuda" else _time_on_cpu
+    measured = timed_on(benchmark, workload, quick)
     flops = flops_per_sample(case)
     info = {
         **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
-        "timer": timing.timer_name(case.device),
-        # CPU: no per-case peak that can be measured honestly (the allocator keeps no high-water
-        # mark, and the process's RSS peak spans the whole session), so none is reported.
-        "peak_memory_bytes": peak_memory,
+        "timer": timing.timer_name(case.device, case.phase), **measured,
     }
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # timed (not --benchmark-disable)
@@ -82,6 +110,8 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
                     noise_iqr_over_median=stats.stats.iqr / median if median else None)
+        if case.device == "cpu":
+            info["latency_s"] = median  # on the CPU a call is synchronous: its time is its latency
     traced = profiler(case)  # --profile: a separate, untimed profiler run
     if traced is not None:
         info["trace"] = str(traced.trace)

@@ -1,7 +1,7 @@
 """What a benchmark case runs: the parts of the chapter's training step (section 6), one at a time.
 
 A :class:`bench.cases.Case` is a point in the grid model x device x batch size x phase (x dtype,
-memory format, compile mode). A :class:`Workload` turns it into: the model, its
+memory format, execution mode). A :class:`Workload` turns it into: the model, its
 optimizer (SGD with momentum, as in the tutorial) and a batch on the device, and the callable
 that is timed:
 
@@ -12,8 +12,10 @@ that is timed:
   step        optimizer.step() alone, with the gradients of one backward left in place
   train_step  zero_grad, forward, loss, backward, step: the chapter's loop body
 
-Nothing here times anything; bench.timing does, and :meth:`Workload.check` makes sure the
-computation is right before it is timed.
+In the cudagraph mode (bench.modes) ``timed`` replays the phase captured once as a CUDA graph;
+in the compiled modes the model is wrapped in torch.compile. Nothing here times anything;
+bench.timing does, and :meth:`Workload.check` makes sure the computation is right before it is
+timed (bench.modes.verify checks a mode against eager).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from bench import modes
 from bench.batches import class_targets, images, seeded_model
 from bench.cases import Case
-from reference_models import MODELS
+from reference_models import MODELS, cuda_graphs
 
 LEARNING_RATE, MOMENTUM = 0.001, 0.9  # the tutorial's optimizer
 
@@ -43,7 +46,8 @@ class Workload:
             self.x = self.x.contiguous(memory_format=torch.channels_last)
         self.target = class_targets(case.model, case.batch_size, case.device)
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-        self.forward_fn = torch.compile(self.net) if case.compile_mode == "compiled" else self.net
+        self.forward_fn = modes.compile_model(self.net, case.mode)
+        self._graph = self._graph_output = None  # cudagraph mode: captured on first use
         if case.phase == "inference":
             self.net.eval()
         else:
@@ -53,21 +57,27 @@ class Workload:
         """Mixed precision for the bfloat16 / float16 axes (CUDA autocast); nothing for float32."""
         if self.case.dtype == "float32":
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.case.device, dtype=getattr(torch, self.case.dtype))
+        # A captured graph may not keep autocast's cache of cast weights (freed on exit).
+        return torch.autocast(device_type=self.case.device, dtype=getattr(torch, self.case.dtype),
+                              cache_enabled=self.case.mode != "cudagraph")
+
+    def _model_output(self) -> torch.Tensor:
+        if self.case.mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # each call is a new iteration of the trees
+        return self.forward_fn(self.x)
 
     def loss(self) -> torch.Tensor:
         with self.autocast():
-            out = self.forward_fn(self.x)
-            return F.cross_entropy(out, self.target)
+            return F.cross_entropy(self._model_output(), self.target)
 
     # -- the timed callables -------------------------------------------------------------------
     def forward(self):
         with self.autocast():
-            return self.forward_fn(self.x)
+            return self._model_output()
 
     def inference(self):
         with torch.inference_mode(), self.autocast():
-            return self.forward_fn(self.x)
+            return self._model_output()
 
     def fresh_graph(self):
         """pytest-benchmark pedantic ``setup``: a new graph for the next timed backward."""
@@ -90,7 +100,21 @@ class Workload:
 
     @property
     def timed(self):
+        """The callable that is timed: the phase, or in cudagraph mode its graph's replay."""
+        if self.case.mode == "cudagraph":
+            if self._graph is None:
+                self.capture()
+            return self._replay
         return getattr(self, self.case.phase)
+
+    def capture(self) -> None:
+        """cudagraph mode: capture the phase once (after warm-up calls on a side stream)."""
+        self.prepare()
+        self._graph, self._graph_output = cuda_graphs.capture(getattr(self, self.case.phase))
+
+    def _replay(self):
+        self._graph.replay()
+        return self._graph_output
 
     # -- what is about to be timed ---------------------------------------------------------------
     def check(self) -> None:
@@ -111,12 +135,12 @@ class Workload:
             self.fresh_graph()[0][0].backward()  # gradients to step with, left in place
             self._check_gradients()
             before = [p.detach().clone() for p in self.net.parameters()]
-            self.step()
+            self.timed()
             moved = any(not torch.equal(b, p) for b, p in zip(before, self.net.parameters()))
             assert moved, "optimizer.step() left every parameter unchanged"
             assert all(torch.isfinite(p).all() for p in self.net.parameters()), "parameters became non-finite"
         elif phase == "train_step":
-            loss = self.train_step()
+            loss = self.timed()
             assert math.isfinite(loss.item()), f"loss is {loss.item()}"
             self._check_gradients()
         else:

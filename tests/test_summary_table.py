@@ -5,7 +5,7 @@ from bench.summary_table import throughput_table
 
 def bench(device, samples_per_s, median=0.01, iqr=0.0005, phase="forward", batch_size=64, gflops=1.0, peak=0.5):
     return {"extra_info": {"model": "lenet", "phase": phase, "device": device, "batch_size": batch_size,
-                           "dtype": "float32", "memory_format": "contiguous", "compile_mode": "eager",
+                           "dtype": "float32", "memory_format": "contiguous", "mode": "eager",
                            "samples_per_s": samples_per_s, "gflops_per_s": gflops, "peak_fraction": peak},
             "stats": {"median": median, "iqr": iqr}}
 
