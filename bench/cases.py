@@ -172,6 +172,11 @@ def case_name(key: tuple) -> str:
     return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
 
 
+def case_mode(key: tuple) -> str | None:
+    """A throughput key's execution mode; None for the other kinds of case."""
+    return Case.from_key(key).mode if key[0] == "throughput" else None
+
+
 def sort_key(key: tuple) -> tuple:
     """Reading order of keys: throughput cases first, in :attr:`Case.sort_key` order, then the rest."""
     if key[0] == "throughput":

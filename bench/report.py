@@ -43,7 +43,7 @@ from statistics import geometric_mean
 from tabulate import tabulate, tabulate_formats
 
 from bench import paired_stats
-from bench.cases import case_name, sort_key
+from bench.cases import case_mode, case_name, sort_key
 from bench.cli import OneLineParser, shown
 from bench.results_store import write_atomic
 from bench.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
@@ -206,14 +206,14 @@ def series_rate(series: Series, key: tuple) -> CaseStats | None:
 
 
 def render(report: Report, fmt: str) -> str:
-    headers = ["case"]
+    headers = ["case", "mode"]
     for i, s in enumerate(report.series):
         note = (" (baseline)" if s is report.baseline
                 else f" ({SINGLE_RUN})" if report.paired_rounds[i] < 2 else f" ({report.paired_rounds[i]} rounds)")
         headers += [f"{s.label}{note}\nper s", "ratio [interval]", "verdict"]
     rows = []
     for key in report.keys:
-        row = [case_name(key)]
+        row = [case_name(key), case_mode(key) or "-"]
         for i, s in enumerate(report.series):
             stats = series_rate(s, key)
             if stats is None:
@@ -228,7 +228,7 @@ def render(report: Report, fmt: str) -> str:
                 c = report.comparisons[i][key]
                 row += [c.interval_text, c.verdict]
         rows.append(row)
-    geo, counts = ["geometric mean of ratios"], ["verdicts"]
+    geo, counts = ["geometric mean of ratios", ""], ["verdicts", ""]
     for i, s in enumerate(report.series):
         if s is report.baseline:
             geo += ["", "1.000", "baseline"]
@@ -281,7 +281,7 @@ def records(report: Report) -> list[dict]:
             c = report.comparisons.get(i, {}).get(key)
             is_base = s is report.baseline
             out.append({
-                "case": case_name(key), "series": s.name, "label": s.label, "torch_version": s.torch_version,
+                "case": case_name(key), "mode": case_mode(key), "series": s.name, "label": s.label, "torch_version": s.torch_version,
                 "baseline": is_base, "runs": len(s.runs), "rate": stats.rate if stats else None,
                 "unit": stats.unit if stats else None, "median_s": stats.median_s if stats else None,
                 "rounds": c.rounds if c else None, "ratio": 1.0 if is_base and stats else c.ratio if c else None,

@@ -1,9 +1,13 @@
 """The end-of-run table: each case's throughput on every device side by side.
 
-Rows: model / phase / batch size (and the non-default axes, if any). Columns per device:
-samples/s, GFLOP/s, % of the measured peak, and noise (IQR / median of the timed rounds,
-marked "noisy" above 10%); then CUDA ÷ CPU speedup. A device that did not run a case shows
-"not run", never zero. Reads saved runs (pytest-benchmark JSON dicts); prints nothing itself.
+Rows: model / phase / batch size / execution mode (and dtype or memory format when not the
+default). Columns per device: samples/s, GFLOP/s, % of the measured peak, and noise (IQR /
+median of the timed rounds, marked "noisy" above 10%); on CUDA also the GPU's busy fraction
+(kernel time over wall time, "launch-bound" below 50%); then CUDA ÷ CPU: each CUDA row against
+the CPU's eager float32 case of the same model, phase and batch. Below the table, one line per
+model names the fastest CUDA mode of its train_step at each batch size and its speed-up over
+eager. A device that did not run a case shows "not run", never zero. Reads saved runs
+(pytest-benchmark JSON dicts); prints nothing itself.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import dataclasses
 
 from tabulate import tabulate
 
-from bench.cases import Case
+from bench.cases import DEFAULTS, MODES, Case
 
 NOISE_LIMIT = 0.10
+LAUNCH_BOUND_BELOW = 0.5  # as bench.profiling (torch-free here)
 NOT_RUN = "not run"
 
 
@@ -34,46 +39,101 @@ def noise(bench: dict) -> float | None:
     return iqr / median if median and iqr is not None else None
 
 
-def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:
-    """Render the table for ``benchmarks`` (a run's "benchmarks" list), devices in ``devices`` order."""
-    cases: dict[tuple, dict[str, dict]] = {}
+def _noise_cell(bench: dict) -> str:
+    n = noise(bench)
+    return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")
+
+
+def _busy_cell(info: dict) -> str:
+    busy = info.get("device_busy_fraction")
+    return "n/a" if busy is None else f"{100 * busy:.0f}%" + (" launch-bound" if busy < LAUNCH_BOUND_BELOW else "")
+
+
+def _throughput_rows(benchmarks: list[dict]) -> dict[Case, dict[str, dict]]:
+    """Saved throughput cases by row (the case without its device), then by device."""
+    cases: dict[Case, dict[str, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
         if info.get("kind", "throughput") != "throughput" or (case := Case.from_info(info)) is None:
             continue
-        cases.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench  # a row: all devices
+        cases.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench
+    return cases
+
+
+def _rate(bench: dict | None) -> float | None:
+    return (bench or {}).get("extra_info", {}).get("samples_per_s")
+
+
+def _cpu_eager(cases: dict[Case, dict[str, dict]], row: Case) -> dict | None:
+    """The CPU's eager float32 contiguous case at ``row``'s model, phase and batch size."""
+    base = dataclasses.replace(row, **DEFAULTS)
+    return cases.get(base, {}).get("cpu")
+
+
+def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:
+    """Render the table for ``benchmarks`` (a run's "benchmarks" list), devices in ``devices`` order."""
+    cases = _throughput_rows(benchmarks)
     if not cases:
         return ""
-    show_variant = any(row.variant for row in cases)
+    axes = [axis for axis in DEFAULTS if axis != "mode"]
+    show_variant = any(getattr(row, axis) != DEFAULTS[axis] for row in cases for axis in axes)
     both = "cpu" in devices and "cuda" in devices
-    headers = ["model", "phase", "batch"] + (["variant"] if show_variant else [])
+    headers = ["model", "phase", "batch", "mode"] + (["variant"] if show_variant else [])
     for device in devices:
         headers += [f"{device} samples/s", f"{device} GFLOP/s", f"{device} % peak", f"{device} noise"]
+        if device == "cuda":
+            headers.append("cuda busy")
     if both:
-        headers.append("cuda ÷ cpu")
+        headers.append("cuda ÷ cpu eager")
     rows = []
     for key in sorted(cases, key=lambda row: row.sort_key):  # rows: a case without its device
         by_device = cases[key]
-        row = [key.model, key.phase, key.batch_size] + ([key.variant or "-"] if show_variant else [])
+        variant = "-".join(getattr(key, a) for a in axes if getattr(key, a) != DEFAULTS[a])
+        row = [key.model, key.phase, key.batch_size, key.mode] + ([variant or "-"] if show_variant else [])
         for device in devices:
             bench = by_device.get(device)
             if bench is None:
-                row += [NOT_RUN, "", "", ""]
+                row += [NOT_RUN, "", "", ""] + ([""] if device == "cuda" else [])
                 continue
             info = bench["extra_info"]
-            n = noise(bench)
-            noise_cell = "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")
             row += [_fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("gflops_per_s")),
-                    _fmt_percent(info.get("peak_fraction")), noise_cell]
+                    _fmt_percent(info.get("peak_fraction")), _noise_cell(bench)]
+            if device == "cuda":
+                row.append(_busy_cell(info))
         if both:
-            cpu, cuda = by_device.get("cpu"), by_device.get("cuda")
-            if cpu and cuda and cpu["extra_info"].get("samples_per_s"):
-                row.append(f"{cuda['extra_info']['samples_per_s'] / cpu['extra_info']['samples_per_s']:.3g}x")
-            else:
-                row.append("n/a")
+            cpu, cuda = _rate(_cpu_eager(cases, key)), _rate(by_device.get("cuda"))
+            row.append(f"{cuda / cpu:.3g}x" if cpu and cuda else "n/a")
         rows.append(row)
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True,
-                    colalign=("left", "left", "right") + ("left",) * (len(headers) - 3))
+    table = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True,
+                     colalign=("left", "left", "right") + ("left",) * (len(headers) - 3))
+    lines = fastest_mode_lines(cases)
+    return table + ("\n\n" + "\n".join(lines) if lines else "")
+
+
+def fastest_mode_lines(cases: dict[Case, dict[str, dict]]) -> list[str]:
+    """Per model: the fastest CUDA mode of train_step at each batch size (and dtype / memory
+    format), with its speed-up over eager there; only where CUDA ran more than one mode."""
+    groups: dict[str, dict[tuple, dict[str, float]]] = {}
+    for row, by_device in cases.items():
+        rate = _rate(by_device.get("cuda"))
+        if row.phase == "train_step" and rate:
+            group = (row.batch_size, row.dtype, row.memory_format)
+            groups.setdefault(row.model, {}).setdefault(group, {})[row.mode] = rate
+    lines = []
+    for model in sorted(groups, key=lambda m: Case(m, "", 1, "train_step").sort_key):
+        parts = []
+        for (batch, dtype, memory_format), rates in sorted(groups[model].items()):
+            if len(rates) < 2:
+                continue
+            best = max(rates, key=lambda mode: (rates[mode], -MODES.index(mode) if mode in MODES else 0))
+            variant = "".join(f" {v}" for v, d in ((dtype, DEFAULTS["dtype"]),
+                                                    (memory_format, DEFAULTS["memory_format"])) if v != d)
+            eager = rates.get("eager")
+            speedup = f"{rates[best] / eager:.2f}x eager" if eager else "eager not run"
+            parts.append(f"bs{batch}{variant} {best} ({_fmt_rate(rates[best])}/s, {speedup})")
+        if parts:
+            lines.append(f"{model} train_step on cuda, fastest mode: " + "; ".join(parts))
+    return lines
 
 
 def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
@@ -84,6 +144,10 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
         "none (n/a). % peak is over the measured float32 matmul peak: "
         + (", ".join(f"{d} {p['gflops_per_s']:,.0f} GFLOP/s (n={p['n']})" for d, p in peaks.items()) or "not measured"),
     ]
+    if "cuda" in peaks:
+        lines.append("cuda busy = GPU kernel time / wall time over a profiled window of the same calls; "
+                     f"'launch-bound' below {LAUNCH_BOUND_BELOW:.0%}. cuda ÷ cpu eager: each CUDA row over "
+                     "the CPU's eager float32 case of the same model, phase and batch.")
     lines += [f"{device}: not run: {reason}" for device, reason in not_run.items()]
     return "\n".join(lines)
 
@@ -128,9 +192,7 @@ def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "s
             if bench is None:
                 row += [NOT_RUN, ""]
                 continue
-            n = noise(bench)
-            row += [_fmt_rate(bench["extra_info"].get("images_per_s")),
-                    "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")]
+            row += [_fmt_rate(bench["extra_info"].get("images_per_s")), _noise_cell(bench)]
         rows.append(row)
     if not rows:
         return ""
@@ -147,14 +209,13 @@ def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
         info = bench.get("extra_info") or {}
         if info.get("kind") != "distributed":
             continue
-        n = noise(bench)
         efficiency = info.get("scaling_efficiency")
         rows.append(((info["backend"], info["model"], info["world_size"]), [
             info["backend"], info["model"], info["world_size"], info["global_batch_size"],
             _fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("single_process_samples_per_s")),
             "n/a" if efficiency is None else f"{efficiency:.2f}",
             f"{info['grad_max_abs_err']:.1e} / {info['param_max_abs_err']:.1e}",
-            "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")]))
+            _noise_cell(bench)]))
     if not rows:
         return ""
     return tabulate([row for _, row in sorted(rows, key=lambda r: r[0])],

@@ -96,7 +96,7 @@ def test_baseline_by_torch_version_and_exports(tmp_path, capsys):
     old_rows = [r for r in saved["records"] if r["torch_version"] == "2.11.0"]
     assert {r["verdict"] for r in old_rows} == {"slower"} and all(r["ratio"] == pytest.approx(0.5) for r in old_rows)
     assert {r["method"] for r in old_rows} == {report.SINGLE_RUN}
-    assert (tmp_path / "r.csv").read_text().startswith("case,series,label")
+    assert (tmp_path / "r.csv").read_text().startswith("case,mode,series,label")
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "r.md").read_text().startswith("# Comparison")
 

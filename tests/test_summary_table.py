@@ -3,11 +3,17 @@
 from bench.summary_table import throughput_table
 
 
-def bench(device, samples_per_s, median=0.01, iqr=0.0005, phase="forward", batch_size=64, gflops=1.0, peak=0.5):
-    return {"extra_info": {"model": "lenet", "phase": phase, "device": device, "batch_size": batch_size,
-                           "dtype": "float32", "memory_format": "contiguous", "mode": "eager",
-                           "samples_per_s": samples_per_s, "gflops_per_s": gflops, "peak_fraction": peak},
+def bench(device, samples_per_s, median=0.01, iqr=0.0005, phase="forward", batch_size=64, gflops=1.0, peak=0.5,
+          mode="eager", busy=None, model="lenet", dtype="float32"):
+    return {"extra_info": {"model": model, "phase": phase, "device": device, "batch_size": batch_size,
+                           "dtype": dtype, "memory_format": "contiguous", "mode": mode,
+                           "samples_per_s": samples_per_s, "gflops_per_s": gflops, "peak_fraction": peak,
+                           "device_busy_fraction": busy},
             "stats": {"median": median, "iqr": iqr}}
+
+
+def cells(row):
+    return [c.strip() for c in row.strip("|").split("|")]
 
 
 def rows(text):
@@ -17,10 +23,9 @@ def rows(text):
 def test_cpu_beside_cuda_with_speedup():
     text = throughput_table([bench("cpu", 1000.0), bench("cuda", 25000.0)], ["cpu", "cuda"], fmt="github")
     (row,) = rows(text)
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:3] == ["lenet", "forward", "64"]
-    assert cells[3] == "1,000" and cells[7] == "25,000"
-    assert cells[-1] == "25x"
+    assert cells(row)[:4] == ["lenet", "forward", "64", "eager"]
+    assert cells(row)[4] == "1,000" and cells(row)[8] == "25,000"
+    assert cells(row)[-1] == "25x"
 
 
 def test_a_device_that_did_not_run_shows_as_not_run_not_zero():
@@ -50,3 +55,43 @@ def test_model_order_matches_the_registry():
     from reference_models import MODELS
 
     assert MODEL_ORDER == tuple(MODELS)
+
+
+def test_each_cuda_mode_is_compared_with_cpu_eager():
+    benches = [bench("cpu", 1000.0), bench("cpu", 2000.0, mode="compiled"), bench("cuda", 25000.0),
+               bench("cuda", 50000.0, mode="compiled"), bench("cuda", 200000.0, mode="cudagraph"),
+               bench("cuda", 30000.0, dtype="bfloat16")]
+    table = {tuple(cells(r)[3:5]): cells(r) for r in rows(throughput_table(benches, ["cpu", "cuda"], "github"))}
+    # mode, variant -> row; the ratio's denominator is always CPU eager float32 (1,000/s)
+    assert table[("eager", "-")][-1] == "25x"
+    assert table[("compiled", "-")][-1] == "50x"  # not 50,000 / 2,000
+    assert table[("cudagraph", "-")][-1] == "200x" and table[("cudagraph", "-")][5] == "not run"
+    assert table[("eager", "bfloat16")][-1] == "30x"
+
+
+def test_busy_fraction_column_marks_launch_bound_cases():
+    benches = [bench("cuda", 1.0, busy=0.12), bench("cuda", 1.0, busy=0.93, batch_size=4096)]
+    launch_bound, busy = rows(throughput_table(benches, ["cuda"], "github"))
+    assert cells(launch_bound)[-1] == "12% launch-bound"
+    assert cells(busy)[-1] == "93%"
+
+
+def test_one_line_per_model_names_the_fastest_cuda_mode_of_train_step():
+    benches = [bench("cuda", 32000.0, phase="train_step"), bench("cuda", 256000.0, phase="train_step", mode="cudagraph"),
+               bench("cuda", 60000.0, phase="train_step", mode="compiled"),
+               bench("cuda", 1.5e6, phase="train_step", batch_size=4096),
+               bench("cuda", 1.6e6, phase="train_step", batch_size=4096, mode="cudagraph"),
+               bench("cuda", 9e5, phase="forward", mode="cudagraph"),  # not train_step: not in the line
+               bench("cuda", 1000.0, phase="train_step", model="chapter_net")]  # one mode only: no line
+    text = throughput_table(benches, ["cuda"], "github")
+    lines = [line for line in text.splitlines() if "fastest mode" in line]
+    assert lines == ["lenet train_step on cuda, fastest mode: bs64 cudagraph (256,000/s, 8.00x eager); "
+                     "bs4096 cudagraph (1,600,000/s, 1.07x eager)"]
+
+
+def test_older_runs_name_the_mode_compile_mode():
+    old = bench("cpu", 1.0)
+    info = old["extra_info"]
+    info["compile_mode"] = info.pop("mode").replace("eager", "compiled")
+    (row,) = rows(throughput_table([old], ["cpu"], "github"))
+    assert cells(row)[3] == "compiled"
