@@ -1,25 +1,32 @@
-"""Cross-check: does the suite's median agree with torch.utils.benchmark.Timer on the same work?
+"""Cross-check: does the suite's median agree with an independent timing of the same work?
 
     python -m bench.fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
 
 For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
-suite's own options and timer, run through ``pytest.main`` in this process) and Timer's median
-(``blocked_autorange`` on the same Workload callable, with ``num_threads=torch.get_num_threads()``
-so both use every thread) are measured alternately, suite then Timer, case by case,
-``--repeats`` times after one untimed pass; the verdict uses the median of the per-repeat
-ratios, so that the drift of a shared machine between two measurements cancels out.
-Exit status 1 when a case's median ratio is off by more than the tolerance, 2 on bad input.
-The backward phase is left out: it needs a fresh graph per call, which Timer cannot set up
-outside its timed region.
+suite's own options, timer and round sizes) and an independent median of the same Workload
+callable are measured alternately, suite then independent, case by case, ``--repeats`` times
+after one untimed pass. Each measurement runs in its own Python process, so neither inherits
+the other's state (imports, allocator, a process's settled speed), and interleaving processes
+averages out the speed a process happens to settle into. The independent timing:
+
+  CPU   torch.utils.benchmark.Timer ``blocked_autorange`` with
+        ``num_threads=torch.get_num_threads()`` (so both use every thread)
+  CUDA  blocks of back-to-back calls between two CUDA events on the stream, one synchronize
+        per block (at least 50 calls and 50 ms a block); the median block's time per call
+
+The verdict uses the median of the per-repeat ratios, so that the drift of a shared machine
+between two measurements cancels out. Exit status 1 when a case's median ratio is off by more
+than the tolerance, 2 on bad input. The backward phase is left out: it needs a fresh graph per
+call, which neither independent timer can set up outside its timed region.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
+import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
+CUDA_BLOCK_CALLS, CUDA_BLOCK_SECONDS = 50, 0.05
+MEASURE_TIMEOUT_S = 600
+INDEPENDENT_METHOD = {"cpu": "torch.utils.benchmark.Timer", "cuda": "CUDA events around blocks of calls"}
 
 
 def parse_case(text: str):
@@ -41,42 +51,83 @@ def parse_case(text: str):
     return case
 
 
-def suite_median(case, workdir: Path) -> float:
-    """The suite's median for one case: ``pytest bench --benchmark-only`` on it, in this process."""
-    import pytest
+def _run(args: list[str], what: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=MEASURE_TIMEOUT_S)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{tail}")
+    return done
 
+
+def suite_median(case, workdir: Path) -> float:
+    """The suite's median for one case: ``pytest bench --benchmark-only`` on it, in its own process."""
     out = workdir / f"{case.id}.json"
-    args = [f"bench/test_throughput.py::test_throughput[{case.id}]", "--benchmark-only", "-q",
-            "-p", "no:cacheprovider", f"--batch-sizes={case.batch_size}", f"--device={case.device}",
-            f"--results-dir={workdir / 'runs'}", f"--benchmark-json={out}", f"--rootdir={ROOT}"]
-    log = io.StringIO()
-    cwd = os.getcwd()
-    try:
-        os.chdir(ROOT)
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            status = pytest.main(args)
-    finally:
-        os.chdir(cwd)
-    if status != 0 or not out.exists():
-        tail = "\n".join(log.getvalue().splitlines()[-15:])
-        raise RuntimeError(f"the suite's run of {case.id} failed (exit {int(status)}):\n{tail}")
+    out.unlink(missing_ok=True)
+    _run(["-m", "pytest", f"bench/test_throughput.py::test_throughput[{case.id}]", "--benchmark-only", "-q",
+          "-p", "no:cacheprovider", f"--batch-sizes={case.batch_size}", f"--device={case.device}",
+          f"--modes={case.mode}", f"--dtypes={case.dtype}", f"--memory-formats={case.memory_format}",
+          f"--results-dir={workdir / 'runs'}", f"--benchmark-json={out}", f"--rootdir={ROOT}"],
+         f"the suite's run of {case.id}")
+    if not out.exists():
+        raise RuntimeError(f"the suite's run of {case.id} saved no result (was the case skipped?)")
     (bench,) = json.loads(out.read_text())["benchmarks"]
     return bench["stats"]["median"]
 
 
-def timer_median(case, min_run_time: float) -> float:
+def independent_median(case, min_run_time: float) -> float:
+    """The independent timing of one case (see the module's docstring), in its own process."""
+    done = _run(["-m", "bench.fidelity", "--measure", case.id, "--min-run-time", str(min_run_time)],
+                f"the independent timing of {case.id}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _measure_here(case, min_run_time: float) -> float:
+    """What ``--measure`` prints: seconds per call of the case's timed callable."""
     import torch
-    import torch.utils.benchmark as tbench
 
     from bench.workloads import Workload
 
     workload = Workload(case)
     workload.check()
     workload.prepare()
-    timer = tbench.Timer("fn()", globals={"fn": workload.timed}, num_threads=torch.get_num_threads(),
-                         label=case.id)
+    call = workload.timed
+    if case.device == "cuda":
+        return cuda_event_median(call, min_run_time)
+    import torch.utils.benchmark as tbench
+
+    timer = tbench.Timer("fn()", globals={"fn": call}, num_threads=torch.get_num_threads(), label=case.id)
     timer.timeit(10)  # warm-up
     return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def cuda_event_median(call, min_run_time: float) -> float:
+    """Median seconds per call over blocks of back-to-back calls timed by CUDA events."""
+    import time
+
+    import torch
+
+    for _ in range(25):  # warm-up, as the suite's CUDA_WARMUP_CALLS
+        call()
+    torch.cuda.synchronize()
+    start_wall = time.perf_counter()
+    for _ in range(5):
+        call()
+    torch.cuda.synchronize()
+    per_call = (time.perf_counter() - start_wall) / 5
+    calls = max(CUDA_BLOCK_CALLS, math.ceil(CUDA_BLOCK_SECONDS / max(per_call, 1e-9)))
+    blocks, spent = [], 0.0
+    while spent < min_run_time or len(blocks) < 5:
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        for _ in range(calls):
+            call()
+        end.record()
+        end.synchronize()
+        seconds = begin.elapsed_time(end) / 1000
+        blocks.append(seconds / calls)
+        spent += seconds
+    return statistics.median(blocks)
 
 
 def main(argv=None) -> int:
@@ -85,11 +136,17 @@ def main(argv=None) -> int:
     parser = OneLineParser(prog="python -m bench.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help="comma-separated case ids (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=7, help="suite/Timer alternations per case (default: 7)")
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="suite/independent alternations per case (default: 7)")
     parser.add_argument("--tolerance", type=float, default=0.05, help="accepted |ratio - 1| (default: 0.05)")
-    parser.add_argument("--min-run-time", type=float, default=1.0, help="Timer seconds per case (default: 1.0)")
+    parser.add_argument("--min-run-time", type=float, default=1.0, help="independent timing's seconds per measurement (default: 1.0)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser.add_argument("--measure", default=None, metavar="CASE",
+                        help="internal: time CASE independently in this process and print seconds per call")
     args = parser.parse_args(argv)
+    if args.measure:
+        print(_measure_here(parse_case(args.measure), args.min_run_time))
+        return 0
     try:
         cases = [parse_case(text.strip()) for text in args.cases.split(",") if text.strip()]
         if not cases:
@@ -110,26 +167,26 @@ def main(argv=None) -> int:
     from tabulate import tabulate
 
     ratios = {case.id: [] for case in cases}
-    rows_raw = {case.id: {"suite_s": [], "timer_s": []} for case in cases}
+    rows_raw = {case.id: {"suite_s": [], "independent_s": []} for case in cases}
     with tempfile.TemporaryDirectory() as tmp:
-        # One untimed pass first: the first pytest.main in a process imports and rewrites the
-        # suite's modules, and the first Timer run pays the allocator's growth; neither is the case.
-        for case in cases:
-            suite_median(case, Path(tmp))
-            timer_median(case, 0.2)
-        for repeat in range(args.repeats):
+        try:
+            # One untimed pass first: it fills the file cache and torch.compile's caches, which
+            # the first process of each kind would otherwise pay for as if it were the case.
             for case in cases:
-                try:
+                suite_median(case, Path(tmp))
+                independent_median(case, 0.2)
+            for repeat in range(args.repeats):
+                for case in cases:
                     suite = suite_median(case, Path(tmp))
-                except RuntimeError as error:
-                    print(f"bench.fidelity: {error}", file=sys.stderr)
-                    return 2
-                timer = timer_median(case, args.min_run_time)
-                rows_raw[case.id]["suite_s"].append(suite)
-                rows_raw[case.id]["timer_s"].append(timer)
-                ratios[case.id].append(suite / timer)
-            print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
-                f"{cid} {r[-1]:.3f}" for cid, r in ratios.items()), flush=True)
+                    independent = independent_median(case, args.min_run_time)
+                    rows_raw[case.id]["suite_s"].append(suite)
+                    rows_raw[case.id]["independent_s"].append(independent)
+                    ratios[case.id].append(suite / independent)
+                print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
+                    f"{cid} {r[-1]:.3f}" for cid, r in ratios.items()), flush=True)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"bench.fidelity: {error}", file=sys.stderr)
+            return 2
 
     rows, results, worst = [], [], 0.0
     for case in cases:
@@ -138,15 +195,17 @@ def main(argv=None) -> int:
         ok = abs(median_ratio - 1) <= args.tolerance
         worst = max(worst, abs(median_ratio - 1))
         suite_us = 1e6 * statistics.median(rows_raw[case.id]["suite_s"])
-        timer_us = 1e6 * statistics.median(rows_raw[case.id]["timer_s"])
-        rows.append([case.id, f"{suite_us:,.1f}", f"{timer_us:,.1f}", " ".join(f"{x:.3f}" for x in r),
+        independent_us = 1e6 * statistics.median(rows_raw[case.id]["independent_s"])
+        method = INDEPENDENT_METHOD[case.device]
+        rows.append([case.id, f"{suite_us:,.1f}", f"{independent_us:,.1f}", method, " ".join(f"{x:.3f}" for x in r),
                      f"{median_ratio:.3f}", "yes" if ok else "NO"])
         results.append({"case": case.id, "suite_median_s": rows_raw[case.id]["suite_s"],
-                        "timer_median_s": rows_raw[case.id]["timer_s"], "ratios": r,
-                        "median_ratio": median_ratio, "within_tolerance": ok})
+                        "independent_median_s": rows_raw[case.id]["independent_s"], "independent_method": method,
+                        "ratios": r, "median_ratio": median_ratio, "within_tolerance": ok})
     import torch
-    print(tabulate(rows, headers=["case", "suite median (us)", "Timer median (us)", "ratios (suite/Timer)",
-                                  "median ratio", f"within {args.tolerance:.0%}"], disable_numparse=True))
+    print(tabulate(rows, headers=["case", "suite median (us)", "independent median (us)", "independent timing",
+                                  "ratios (suite/independent)", "median ratio", f"within {args.tolerance:.0%}"],
+                   disable_numparse=True))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; worst |median ratio - 1| = {worst:.1%}")
     if args.json:
         from bench.results_store import write_atomic
