@@ -152,28 +152,42 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+TIME_TO_ACCURACY_COLUMNS = (("tutorial", "eager", "tutorial loop"), ("fast", "eager", "fast loop"),
+                            ("fast", "cudagraph", "fast loop, cudagraph"))
+
+
 def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
-    """Tutorial loop beside fast loop: training seconds (and epochs) to the target, and their ratio."""
-    runs: dict[tuple, dict[str, dict]] = {}
+    """Tutorial loop beside fast loop (eager, and cudagraph where it ran): training seconds (and
+    epochs) to the target, and the ratios tutorial ÷ fast and fast ÷ fast cudagraph."""
+    runs: dict[tuple, dict[tuple, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
         if info.get("kind") == "time_to_accuracy":
-            runs.setdefault((info["dataset"], info["model"], info["device"], info["target"]), {})[info["loop"]] = info
+            key = (info["dataset"], info["model"], info["device"], info["target"])
+            runs.setdefault(key, {})[(info["loop"], info.get("mode") or "eager")] = info
+    show_graph = any(("fast", "cudagraph") in loops for loops in runs.values())
+    columns = [c for c in TIME_TO_ACCURACY_COLUMNS if show_graph or c[1] == "eager"]
+
+    def ratio(a: dict | None, b: dict | None) -> str:
+        return f"{a['seconds_to_accuracy'] / b['seconds_to_accuracy']:.2f}x" if a and b else "n/a"
+
     rows = []
     for (dataset, model, device, target), loops in sorted(runs.items()):
         cells = []
-        for loop in ("tutorial", "fast"):
-            info = loops.get(loop)
+        for loop, mode, _ in columns:
+            info = loops.get((loop, mode))
             cells.append(NOT_RUN if info is None else
                          f"{info['seconds_to_accuracy']:.2f} s ({info['epochs']} ep, batch {info['batch_size']})")
-        tutorial, fast = loops.get("tutorial"), loops.get("fast")
-        ratio = (f"{tutorial['seconds_to_accuracy'] / fast['seconds_to_accuracy']:.2f}x"
-                 if tutorial and fast else "n/a")
-        rows.append([dataset, model, device, f"{target:.0%}", *cells, ratio])
+        fast = loops.get(("fast", "eager"))
+        cells.append(ratio(loops.get(("tutorial", "eager")), fast))
+        if show_graph:
+            cells.append(ratio(fast, loops.get(("fast", "cudagraph"))))
+        rows.append([dataset, model, device, f"{target:.0%}", *cells])
     if not rows:
         return ""
-    return tabulate(rows, headers=["dataset", "model", "device", "target", "tutorial loop", "fast loop",
-                                   "tutorial ÷ fast"], tablefmt=fmt, disable_numparse=True)
+    headers = (["dataset", "model", "device", "target"] + [title for _, _, title in columns] + ["tutorial ÷ fast"]
+               + (["fast ÷ fast cudagraph"] if show_graph else []))
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
 def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:

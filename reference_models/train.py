@@ -14,6 +14,11 @@ Two loops compute the same thing, the same model, loss and optimizer family:
                     index, slices batches, and augments whole batches at once (random shifts;
                     flips too for CIFAR-10); a larger batch, Nesterov momentum, a little weight
                     decay and a one-cycle learning-rate schedule (warm up, then anneal to ~0).
+                    With --mode cudagraph (CUDA only), zero_grad, forward, loss and backward are
+                    captured once per batch shape as a CUDA graph and replayed per batch
+                    (reference_models.cuda_graphs); the optimizer step stays outside the graph,
+                    because the schedule changes its learning rate every step. The capture is
+                    inside the training clock.
 
     python -m reference_models.train --model chapter_net --dataset mnist5k --loop fast --epochs 10
 
@@ -32,11 +37,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from reference_models import MODELS, data
+from reference_models import MODELS, cuda_graphs, data
 from reference_models.cli_args import OneLineParser, choice, non_negative_int, positive_float, positive_int
 from reference_models.registry import build
 
 LOOPS = ("tutorial", "fast")
+MODES = ("eager", "cudagraph")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("cpu", "cuda")
 # What each loop uses when an option is not given. The fast loop's values were chosen so that
@@ -65,6 +71,7 @@ class TrainConfig:
     workers: int = 0
     augment: bool | None = None
     target_accuracy: float | None = None  # stop after the first epoch that reaches it
+    mode: str = "eager"  # "cudagraph": the fast loop's step replayed as a CUDA graph (CUDA only)
 
     def resolved(self) -> "TrainConfig":
         defaults = LOOP_DEFAULTS[self.loop]
@@ -109,6 +116,7 @@ class TrainResult:
                 "samples_per_s": self.train_samples / self.train_seconds if self.train_seconds else None,
                 "seed": c.seed, "device": c.device, "torch_version": torch.__version__,
                 "batch_size": c.batch_size, "optimizer": c.optimizer, "lr": c.lr, "augment": c.augment,
+                "mode": c.mode,
                 "normalization": self.normalization,
                 "history": [asdict(e) for e in self.history]}
 
@@ -159,6 +167,8 @@ def train(config: TrainConfig, splits: data.DatasetSplits | None = None, report=
           progress: Progress | None = None) -> TrainResult:
     """Run the five steps; ``report(epoch)`` is called after each epoch."""
     config = config.resolved()
+    if config.mode == "cudagraph" and (config.loop != "fast" or config.device != "cuda"):
+        raise ValueError(f"mode cudagraph needs the fast loop on CUDA; got the {config.loop} loop on {config.device}")
     splits = splits or data.load(config.dataset, config.data_root)  # step 1
     spec = MODELS[config.model]
     if splits.channels != spec.input_shape[0]:
@@ -216,6 +226,20 @@ def _fast_loop(config, splits, net, optimizer, result, report, progress):
     generator = torch.Generator().manual_seed(config.seed)  # shuffles and augmentation: reproducible
     test = [(tensors.test_x[i:i + EVAL_BATCH], tensors.test_y[i:i + EVAL_BATCH])
             for i in range(0, len(tensors.test_y), EVAL_BATCH)]
+    graphs: dict[int, cuda_graphs.GraphedGradients] = {}  # --mode cudagraph: one per batch size
+
+    def gradients(x, y) -> torch.Tensor:
+        """zero_grad, forward, loss, backward: eager, or a captured graph's replay."""
+        if config.mode != "cudagraph":
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            return loss
+        if len(y) not in graphs:  # the last batch of an epoch may be smaller: a graph of its own
+            pool = next(iter(graphs.values())).graph.pool() if graphs else None
+            graphs[len(y)] = cuda_graphs.GraphedGradients(net, F.cross_entropy, x, y, pool=pool)
+        return graphs[len(y)](x, y).clone()  # the static loss is overwritten by the next replay
+
     seconds = 0.0
     for epoch in range(1, config.epochs + 1):
         _synchronize(device)
@@ -227,9 +251,7 @@ def _fast_loop(config, splits, net, optimizer, result, report, progress):
             x, y = tensors.train_x[idx], tensors.train_y[idx]
             if config.augment:
                 x = data.augment_batch(config.dataset, x, tensors.background, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
+            loss = gradients(x, y)
             optimizer.step()
             schedule.step()
             losses.append(loss.detach())  # no .item() per step: no host-device sync in the loop
@@ -272,8 +294,14 @@ def parse_args(argv=None) -> tuple[TrainConfig, bool]:
                    help="augmentation (default: off for tutorial, on for fast)")
     p.add_argument("--target-accuracy", type=positive_float, default=None,
                    help="stop after the first epoch whose test accuracy reaches this fraction")
+    p.add_argument("--mode", type=choice(MODES), default="eager",
+                   help="eager (default) or cudagraph: the fast loop's step replayed as a CUDA graph (CUDA only)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON describing the run")
     a = p.parse_args(argv)
+    if a.mode == "cudagraph" and a.loop != "fast":
+        p.error(f"--mode cudagraph: the {a.loop} loop runs eager only; accepted: --loop fast --device cuda")
+    if a.mode == "cudagraph" and a.device != "cuda":
+        p.error(f"--mode cudagraph needs --device cuda (CUDA graphs); accepted on {a.device}: --mode eager")
     if a.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: CUDA is not available here (torch.cuda.is_available() is False); accepted: cpu")
     if a.data_root is not None and a.dataset in data.LOCAL_DATASETS and not os.path.isdir(a.data_root):
@@ -284,7 +312,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, bool]:
                          optimizer=a.optimizer, lr=a.lr, device=a.device, seed=a.seed, loop=a.loop,
                          data_root=a.data_root, workers=a.workers,
                          augment=None if a.augment is None else a.augment == "on",
-                         target_accuracy=a.target_accuracy)
+                         target_accuracy=a.target_accuracy, mode=a.mode)
     return config, a.json
 
 
@@ -300,7 +328,7 @@ def main(argv=None) -> int:
     mean, std = data.channel_stats(splits.train)
     print(f"{resolved.model} on {resolved.dataset} ({len(splits.train)} train / {len(splits.test)} test), "
           f"{resolved.loop} loop, batch {resolved.batch_size}, {resolved.optimizer} lr {resolved.lr}, "
-          f"augment {'on' if resolved.augment else 'off'}, {resolved.device}, seed {resolved.seed}; "
+          f"augment {'on' if resolved.augment else 'off'}, {resolved.device} {resolved.mode}, seed {resolved.seed}; "
           f"normalised with mean {tuple(round(m, 4) for m in mean)}, std {tuple(round(s, 4) for s in std)}",
           flush=True)
 

@@ -95,3 +95,24 @@ def test_older_runs_name_the_mode_compile_mode():
     info["compile_mode"] = info.pop("mode").replace("eager", "compiled")
     (row,) = rows(throughput_table([old], ["cpu"], "github"))
     assert cells(row)[3] == "compiled"
+
+
+def tta(loop, seconds, device="cuda", mode=None):
+    info = {"kind": "time_to_accuracy", "dataset": "mnist5k", "model": "chapter_net", "device": device,
+            "target": 0.95, "loop": loop, "seconds_to_accuracy": seconds, "epochs": 3, "batch_size": 64}
+    if mode:
+        info["mode"] = mode
+    return {"extra_info": info, "stats": {}}
+
+
+def test_time_to_accuracy_sets_the_cudagraph_fast_loop_beside_eager():
+    from bench.summary_table import time_to_accuracy_table
+
+    text = time_to_accuracy_table([tta("tutorial", 30.0), tta("fast", 6.0, mode="eager"),
+                                   tta("fast", 2.0, mode="cudagraph")], fmt="github")
+    header, _, row = text.splitlines()
+    assert "fast loop, cudagraph" in header and "fast ÷ fast cudagraph" in header
+    assert cells(row)[-2:] == ["5.00x", "3.00x"]
+    # a run without the cudagraph loop (a CPU run, an older run without "mode") has no such columns
+    plain = time_to_accuracy_table([tta("tutorial", 30.0, "cpu"), tta("fast", 6.0, "cpu")], fmt="github")
+    assert "cudagraph" not in plain and cells(plain.splitlines()[2])[-1] == "5.00x"

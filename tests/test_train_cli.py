@@ -39,6 +39,9 @@ def test_json_is_the_last_line():
     (["--dataset", "cifar10", "--data-root", "/nonexistent/folder"], "is not a folder"),
     (["--dataset", "cifar10"], "--data-root"),
     (["--model", "cifar_net", "--dataset", "digits"], "3-channel"),
+    (["--mode", "graph"], "accepted: eager, cudagraph"),
+    (["--mode", "cudagraph"], "needs --device cuda"),
+    (["--mode", "cudagraph", "--loop", "tutorial"], "the tutorial loop runs eager only"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, says, monkeypatch):
     monkeypatch.delenv("BLITZBENCH_DATA_ROOT", raising=False)
@@ -54,3 +57,10 @@ def test_cuda_without_cuda_is_one_line():
     result = run("--device", "cuda")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "accepted: cpu" in result.stderr
+
+
+def test_the_cudagraph_mode_needs_the_fast_loop_on_cuda():
+    from reference_models.train import TrainConfig, train
+
+    with pytest.raises(ValueError, match="mode cudagraph needs the fast loop on CUDA; got the fast loop on cpu"):
+        train(TrainConfig(mode="cudagraph", device="cpu"))
