@@ -1,13 +1,14 @@
 # Set-up and the suite's entry points. Everything runs in .venv/ in the repository root,
 # made on first use from pyproject.toml. Extra pytest arguments: make bench ARGS="--quick".
 
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test profile matrix gpu-check clean
+.PHONY: venv bench test profile matrix gpu-check gpu-check-steps clean
 
 venv: $(STAMP)
 
@@ -36,23 +37,37 @@ matrix: venv
 test: venv
 	$(PY) -m pytest bench tests --benchmark-disable $(ARGS)
 
-# For a machine with an NVIDIA GPU, offline: the verification suite's CUDA cases, the quick
-# benchmark set on CPU and CUDA (for the CUDA ÷ CPU column), and the fidelity cross-check on
-# both devices. Writes its JSON and Markdown into $$OUT when set, else results/. Uses .venv's
-# python when there is one, else python3 (which must have torch, pytest-benchmark and tabulate).
+# For a machine with an NVIDIA GPU, offline, in about 5 minutes on one H100: the verification
+# suite's CUDA cases (every execution mode checked against eager), the quick benchmark set on CPU
+# and CUDA in eager and cudagraph modes (for the CUDA ÷ CPU column), lenet's and cifar_net's
+# training step at batch 64 and 4096 in all four modes (the README's GPU targets), and the
+# fidelity cross-check of CUDA cases against CUDA-event timing, each measurement in its own
+# process. Writes its JSON, Markdown, nvidia-smi.csv and gpu-check.log into $$OUT when set, else
+# results/gpu-check_<GPU name>/. Uses .venv's python when there is one, else python3 (which must
+# have torch, pytest-benchmark and tabulate).
 GPU_PY      ?= $(if $(wildcard $(PY)),$(PY),python3)
-GPU_CASES   := cifar_net-cpu-bs64-train_step,chapter_net-cuda-bs64-forward,cifar_net-cuda-bs256-train_step
+GPU_CASES   := chapter_net-cuda-bs64-forward,lenet-cuda-bs64-train_step-cudagraph,cifar_net-cuda-bs256-train_step
 
 gpu-check:
-	@out="$${OUT:-results}"; mkdir -p "$$out"; status=0; \
-	$(GPU_PY) -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "make gpu-check: torch " + torch.__version__ + " sees no CUDA device")' || exit 2; \
+	@$(GPU_PY) -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "make gpu-check: torch " + torch.__version__ + " sees no CUDA device")' || exit 2; \
+	gpu="$$($(GPU_PY) -c 'import torch; print(torch.cuda.get_device_name(0).replace(" ", "-"))')"; \
+	out="$${OUT:-results/gpu-check_$$gpu}"; mkdir -p "$$out"; \
+	$(MAKE) --no-print-directory gpu-check-steps OUT_DIR="$$out" 2>&1 | tee "$$out/gpu-check.log"; \
+	exit $${PIPESTATUS[0]}
+
+gpu-check-steps:
+	@status=0; start=$$(date +%s); out="$(OUT_DIR)"; \
 	$(GPU_PY) -c 'import torch; print("gpu-check:", torch.cuda.get_device_name(0), "torch", torch.__version__, "CUDA", torch.version.cuda)'; \
-	echo "== verification, CUDA cases"; \
-	$(GPU_PY) -m pytest bench tests -m cuda --benchmark-disable --device cuda -q -p no:cacheprovider || status=1; \
-	echo "== quick benchmarks, cpu and cuda -> $$out"; \
-	$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds || status=1; \
-	echo "== fidelity: suite median vs torch.utils.benchmark.Timer"; \
+	nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv > "$$out/nvidia-smi.csv" 2>/dev/null || true; \
+	echo "== verification, CUDA cases (every mode against eager)"; \
+	$(GPU_PY) -m pytest bench tests -m cuda -k "not test_throughput" --benchmark-disable --device cuda -q -p no:cacheprovider || status=1; \
+	echo "== quick benchmarks, cpu and cuda, eager and cudagraph -> $$out"; \
+	$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --modes eager,cudagraph --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds || status=1; \
+	echo "== training step in every mode, batch 64 and 4096 -> $$out"; \
+	$(GPU_PY) -m pytest bench/test_throughput.py --benchmark-only --device cuda --models lenet,cifar_net --phases train_step --batch-sizes 64,4096 --modes eager,compiled,reduce-overhead,cudagraph --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds || status=1; \
+	echo "== fidelity: suite median vs independent timing (CUDA events), one process per measurement"; \
 	$(GPU_PY) -m bench.fidelity --cases $(GPU_CASES) --repeats 3 --json "$$out/fidelity.json" || status=1; \
+	echo "gpu-check: $$(( $$(date +%s) - start )) s, exit $$status"; \
 	exit $$status
 
 clean:

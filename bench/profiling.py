@@ -157,15 +157,19 @@ def is_kernel(event) -> bool:
 
 def measure_device_busy_fraction(call, calls: int = BUSY_WINDOW_CALLS) -> float | None:
     """Profile ``calls`` back-to-back calls (CUDA kernels only) between two synchronizes;
-    kernel time over the window's wall time. None when the profiler saw no kernel (CUPTI
-    unavailable)."""
+    kernel time over the window's wall time. None when the profiler could not record kernels
+    (CUPTI unavailable or busy): the case's timing does not depend on it."""
     torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        torch.cuda.synchronize()
-        window_s = time.perf_counter() - start
-    kernels = [(e.time_range.start, e.time_range.end) for e in prof.events() if is_kernel(e)]
+    try:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            torch.cuda.synchronize()
+            window_s = time.perf_counter() - start
+        events = prof.events()
+    except RuntimeError:
+        return None
+    kernels = [(e.time_range.start, e.time_range.end) for e in events if is_kernel(e)]
     return busy_fraction(kernels, window_s) if kernels else None
