@@ -68,3 +68,26 @@ def test_cuda_benchmarks_add_batches_that_fill_the_gpu():
                                                                for n in (1, 4, 64, 256, 1024, 4096, 16384)}
     from bench.options import default_benchmark_batch_sizes
     assert default_benchmark_batch_sizes("cuda", quick=True) == (4, 64)
+
+
+def test_every_mode_is_collected_and_the_cuda_graph_modes_skip_on_the_cpu_with_the_reason():
+    """Issue 11: --modes (former --compile-modes) collects all four modes; reduce-overhead and
+    cudagraph skip on the CPU with the reason; the old option name still works."""
+    args = [sys.executable, "-m", "pytest", "bench/test_throughput.py", "-p", "no:cacheprovider", "-rs",
+            "--benchmark-disable", "--models=chapter_net", "--phases=train_step,backward", "--batch-sizes=4",
+            "--device=cpu", "-k", "reduce-overhead or cudagraph"]
+    result = subprocess.run(args + ["--modes=eager,compiled,reduce-overhead,cudagraph"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
+    out = result.stdout
+    assert "4 skipped" in out
+    assert "SKIPPED [2] bench/test_throughput.py: reduce-overhead replays CUDA graphs, which need a CUDA device" in out
+    assert "SKIPPED [2] bench/test_throughput.py: cudagraph replays CUDA graphs, which need a CUDA device" in out
+    collected = subprocess.run(args[:3] + ["--collect-only", "-q", "--models=lenet", "--phases=backward",
+                                           "--batch-sizes=64", "--device=cuda", "--compile-modes=eager,cudagraph"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "test_throughput[lenet-cuda-bs64-backward-cudagraph]" in collected.stdout
+    from bench.cases import Case
+    reason = Case.parse("lenet-cuda-bs64-backward-cudagraph").unsupported_reason()
+    assert reason and "fresh autograd graph" in reason
+    assert Case.parse("lenet-cuda-bs64-train_step-reduce-overhead").mode == "reduce-overhead"
