@@ -9,7 +9,8 @@ point of the grid model x device x batch size x phase (x dtype, memory format, c
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,8 @@ def pytest_addoption(parser):
         help="with --series: record the run as round N of that series (set by python -m bench.matrix)")
     add("--matrix-id", default=None, metavar="ID",
         help="with --series: the matrix run this round belongs to (set by python -m bench.matrix)")
+    add("--skip-details", action="store_true",
+        help="list skipped cases file by file (pytest -rs); by default each skip reason is shown once, with a count")
     add("--results-dir", default="results", metavar="DIR",
         help="where each benchmark run is saved as pytest-benchmark JSON, with its table as "
              "Markdown (default: results)")
@@ -87,6 +90,11 @@ def pytest_configure(config):
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
     config.blitz_started = datetime.now()
+    config.blitz_started_utc = datetime.now(timezone.utc)
+    config.blitz_skips = Counter()  # skip reason -> cases
+    config.blitz_final_lines = []  # the results table and where it was saved: printed last
+    if config.getoption("--skip-details") and "s" not in config.option.reportchars:
+        config.option.reportchars += "s"
     config.blitz_peaks = {}
     config.blitz_profiles = []
     # Traces of this run: <results-dir>/traces/<run>/<case id>/ (run: start time and torch version).
@@ -202,6 +210,48 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         machine_info["blitzbench_matrix"] = config.blitz_matrix_record  # read by bench.saved_runs
 
 
+def pytest_runtest_logreport(report):
+    """Count each skipped case under its reason, for one line per reason at the end."""
+    if report.skipped and report.when in ("setup", "call") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skip_counter().update([reason.removeprefix("Skipped: ")])
+
+
+def _skip_counter() -> Counter:
+    return _CONFIG.blitz_skips if _CONFIG is not None else Counter()
+
+
+_CONFIG = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    global _CONFIG
+    _CONFIG = session.config
+
+
+def _report_skips(tr, config) -> None:
+    """One line per skip reason, with its count (pytest's -rs lists them file by file)."""
+    skips = config.blitz_skips
+    if not skips or "s" in config.option.reportchars:
+        return
+    cases, reasons = sum(skips.values()), len(skips)
+    tr.section(f"skipped: {cases} case{'s' * (cases != 1)}, {reasons} reason{'s' * (reasons != 1)} "
+               "(--skip-details lists them by file)", sep="-")
+    for reason, count in sorted(skips.items(), key=lambda item: (-item[1], item[0])):
+        tr.write_line(f"{count:5d}  {reason}")
+
+
+def pytest_unconfigure(config):
+    """The run's results table and where it was saved, after pytest's own summary line."""
+    lines = getattr(config, "blitz_final_lines", None)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if lines and tr is not None:
+        tr.section("blitzbench results")
+        for line in lines:
+            tr.write_line(line)
+
+
 def _ran_benchmarks(config) -> list:
     session = getattr(config, "_benchmarksession", None)
     if session is None or session.disabled:
@@ -211,8 +261,9 @@ def _ran_benchmarks(config) -> list:
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Save the run (pytest-benchmark JSON) and print and save the CPU-beside-CUDA table."""
+    """Save the run (pytest-benchmark JSON) and its table; the table is printed last (unconfigure)."""
     _report_profiles(terminalreporter, config)
+    _report_skips(terminalreporter, config)
     benchmarks = _ran_benchmarks(config)
     if not benchmarks:
         return  # a run that benchmarked nothing saves nothing
@@ -233,14 +284,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminal = summary_table.all_tables(output["benchmarks"], devices_shown)
     markdown = summary_table.all_tables(output["benchmarks"], devices_shown, fmt="github")
     md_path = results_store.write_atomic(Path(config.blitz_results_dir) / f"{stem}.md",
-                                         _markdown_page(output, stem, markdown, legend))
-    tr = terminalreporter
-    tr.section("blitzbench results")
-    for title, table in terminal:
-        tr.write_line(f"{title}\n{table}\n")
-    tr.write_line(legend)
-    tr.write_line(f"saved: {json_path}")
-    tr.write_line(f"table: {md_path}")
+                                         _markdown_page(output, stem, markdown, legend, config.blitz_started_utc))
+    config.blitz_final_lines = ([f"{title}\n{table}\n" for title, table in terminal]
+                                + [legend, f"saved: {json_path}", f"table: {md_path}"])
 
 
 def _report_profiles(tr, config) -> None:
@@ -254,7 +300,7 @@ def _report_profiles(tr, config) -> None:
                   "or open a .pt.trace.json.gz in https://ui.perfetto.dev); tables: key_averages.txt beside each")
 
 
-def _markdown_page(output: dict, stem: str, tables: list[tuple[str, str]], legend: str) -> str:
+def _markdown_page(output: dict, stem: str, tables: list[tuple[str, str]], legend: str, started: datetime) -> str:
     info = output["machine_info"]
     lines = [
         f"# Benchmark run {stem}",
@@ -263,7 +309,8 @@ def _markdown_page(output: dict, stem: str, tables: list[tuple[str, str]], legen
         f"CPU: {info.get('cpu_model')} ({info.get('torch_threads')} threads)"
         + (f", GPU: {info.get('gpu_name')} (CUDA {info.get('cuda_version')}, cuDNN {info.get('cudnn_version')})"
            if info.get("gpu_name") else ", no GPU")
-        + f"; run started {output.get('datetime', '')[:19]} UTC.",
+        + f"; run started {started.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%S} UTC, "
+        f"ended {output.get('datetime', '')[:19]} UTC.",
         "",
     ]
     for title, table in tables:

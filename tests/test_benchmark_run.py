@@ -93,3 +93,35 @@ def test_an_interrupted_run_saves_nothing(tmp_path):
     assert "interrupted, so this run is not saved" in result.stdout
     assert not results.exists() or not list(results.iterdir())
 
+
+
+def test_skips_are_summarised_once_per_reason_and_the_table_comes_last(tmp_path):
+    """Issue 12, point 8: no file-by-file skip list; the last lines are the table and where it was saved."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "bench/test_shapes.py",
+                             "-q", "-p", "no:cacheprovider", "--models=chapter_net", "--batch-sizes=4",
+                             "--phases=forward", "--device=cpu,cuda", "--benchmark-only", "--quick",
+                             f"--results-dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert not any(line.startswith("SKIPPED [") for line in lines)
+    counted = [line for line in lines if "Skipping non-benchmark" in line]
+    assert len(counted) == 1 and counted[0].split()[0].isdigit(), counted
+    assert lines[-2].startswith("saved: ") and lines[-1].startswith("table: ")
+    passed = next(i for i, line in enumerate(lines) if " passed" in line and " skipped" in line)
+    assert passed < next(i for i, line in enumerate(lines) if line.startswith("Throughput: samples/s per device"))
+    # the detail is one option away
+    detail = subprocess.run([sys.executable, "-m", "pytest", "bench/test_shapes.py", "-q", "-p", "no:cacheprovider",
+                             "--models=chapter_net", "--benchmark-only", "--skip-details"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "SKIPPED [" in detail.stdout
+
+
+def test_markdown_page_says_when_the_run_started_not_when_it_ended():
+    """Issue 12, point 6: the stamp was pytest-benchmark's "datetime", taken at the end of the run."""
+    from datetime import datetime, timezone
+
+    import conftest
+
+    output = {"datetime": "2026-11-28T10:30:00.000000+00:00", "machine_info": {}}
+    page = conftest._markdown_page(output, "stem", [], "", datetime(2026, 11, 28, 10, 0, 5, tzinfo=timezone.utc))
+    assert "run started 2026-11-28T10:00:05 UTC" in page and "ended 2026-11-28T10:30:00 UTC" in page
