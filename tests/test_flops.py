@@ -46,9 +46,9 @@ def test_chapter_net_forward_is_549312_flops_per_sample():
     assert flops_per_sample(Case("cifar_net", "cpu", 4, "forward")) == 1_303_440
 
 
-@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("n", [1, 4])
 @pytest.mark.parametrize("phase", ["forward", "inference", "backward", "step", "train_step"])
-@pytest.mark.parametrize("model", sorted(MACS))
-def test_flops_per_sample_match_the_hand_count(model, phase, batch_size):
+@pytest.mark.parametrize("net", sorted(MACS))
+def test_flops_per_sample_match_the_hand_count(net, phase, n):
     # two batch sizes: a count that forgot to divide by the batch (or divided twice) fails one
-    assert flops_per_sample(Case(model, "cpu", batch_size, phase)) == by_hand(model, phase)
+    assert flops_per_sample(Case(net, "cpu", n, phase)) == by_hand(net, phase)
