@@ -40,3 +40,28 @@ def ieee_float32():
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+class CaseMemory:
+    """A case's own peak of CUDA memory: the allocator's high-water mark during the case minus
+    what was already allocated when the case began (other cases' leftovers, the matmul-peak
+    measurement's buffers, earlier allocations). cuBLAS and cuDNN workspaces the case itself
+    creates do count: the case needs them. Nothing on the CPU, which has no honest per-case figure.
+    """
+
+    def __init__(self, device: str):
+        self.cuda = torch.device(device).type == "cuda"
+        self.at_start = None
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.at_start = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+
+    def figures(self) -> dict:
+        """``peak_memory_bytes`` (the case's own), ``peak_memory_raw_bytes`` (the high-water mark
+        since the case began, everything allocated included) and the allocation at the start."""
+        if not self.cuda:
+            return {"peak_memory_bytes": None, "peak_memory_raw_bytes": None, "memory_at_start_bytes": None}
+        raw = torch.cuda.max_memory_allocated()
+        return {"peak_memory_bytes": raw - self.at_start, "peak_memory_raw_bytes": raw,
+                "memory_at_start_bytes": self.at_start}

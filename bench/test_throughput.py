@@ -25,12 +25,15 @@ def _out_of_memory_errors():
 
 
 def _build_and_check(case):
+    """The case's workload, checked, and the start of its memory account (after the mode's
+    verification, whose workloads are freed before the case begins)."""
     try:
         modes.verify_once(case)
+        memory = devices.CaseMemory(case.device)
         workload = Workload(case)
         workload.check()
         workload.prepare()
-        return workload
+        return workload, memory
     except _out_of_memory_errors() as error:
         if case.device != "cuda" or "out of memory" not in str(error):
             raise
@@ -69,13 +72,10 @@ def _time_on_cuda(benchmark, workload, quick) -> dict:
         latency = timing.latency_seconds(call, clock)
     calls = timing.cuda_round_calls(per_call, latency)
     rounds, warmup_rounds = timing.cuda_rounds(per_call * calls, quick)
-    torch.cuda.reset_peak_memory_stats()
     benchmark.pedantic(call, rounds=rounds, iterations=calls, warmup_rounds=warmup_rounds)
-    peak_memory = torch.cuda.max_memory_allocated()
     busy = profiling.measure_device_busy_fraction(call, min(calls, profiling.BUSY_WINDOW_CALLS))
     clock()
-    return {"latency_s": latency, "calls_per_round": calls, "peak_memory_bytes": peak_memory,
-            "device_busy_fraction": busy,
+    return {"latency_s": latency, "calls_per_round": calls, "device_busy_fraction": busy,
             "launch_bound": None if busy is None else busy < profiling.LAUNCH_BOUND_BELOW}
 
 
@@ -86,16 +86,15 @@ def _time_on_cpu(benchmark, workload, quick) -> dict:
                            warmup_rounds=warmup_rounds, iterations=1)
     else:
         benchmark(workload.timed)
-    # No per-case peak memory on the CPU that can be measured honestly (the allocator keeps no
-    # high-water mark, and the process's RSS peak spans the whole session), so none is reported.
-    return {"peak_memory_bytes": None}
+    return {}
 
 
 def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
     case = bench_case
-    workload = _build_and_check(case)
+    workload, memory = _build_and_check(case)
     timed_on = _time_on_cuda if case.device == "cuda" else _time_on_cpu
     measured = timed_on(benchmark, workload, quick)
+    measured.update(memory.figures())  # before FLOP counting, which allocates
     flops = flops_per_sample(case)
     info = {
         **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,

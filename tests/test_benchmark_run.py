@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA_INFO = {"model", "phase", "device", "batch_size", "dtype", "samples_per_s", "flops_per_sample",
-              "gflops_per_s", "peak_fraction", "peak_memory_bytes", "torch_version", "timer"}
+              "gflops_per_s", "peak_fraction", "peak_memory_bytes", "peak_memory_raw_bytes", "torch_version", "timer",
+              "mode", "latency_s"}
 MACHINE_INFO = {"torch_version", "torchvision_version", "cuda_version", "cudnn_version", "gpu_name", "gpu_count",
                 "cpu_model", "torch_threads", "matmul_peak"}
 
