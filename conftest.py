@@ -167,15 +167,17 @@ def _ieee_float32_for_verification(request):
 
 @pytest.fixture
 def matmul_peak(request):
-    """The device's measured float32 matmul peak, measured once per session (lazily)."""
-    from bench.peak import measure_matmul_peak
+    """peak(device, math): the device's measured matmul peak in that math (bench.peak), measured
+    once per session (lazily)."""
+    from bench.peak import measure_matmul_peak, peak_key
 
     peaks = request.config.blitz_peaks
 
-    def peak(device: str) -> dict:
-        if device not in peaks:
-            peaks[device] = measure_matmul_peak(device)
-        return peaks[device]
+    def peak(device: str, math: str = "float32") -> dict:
+        key = peak_key(device, math)
+        if key not in peaks:
+            peaks[key] = measure_matmul_peak(device, math)
+        return peaks[key]
 
     return peak
 

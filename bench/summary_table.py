@@ -39,6 +39,17 @@ def noise(bench: dict) -> float | None:
     return iqr / median if median and iqr is not None else None
 
 
+def math_label(math: dict | None) -> str:
+    """bench.peak.case_math's record in a few words: float32, tf32 conv, tf32 conv+matmul,
+    bfloat16 autocast; n/a for runs saved before the math was recorded."""
+    if not math:
+        return "n/a"
+    if math.get("autocast"):
+        return f"{math['autocast']} autocast"
+    tf32 = [part for part, on in (("conv", math.get("conv_tf32")), ("matmul", math.get("matmul_tf32"))) if on]
+    return "tf32 " + "+".join(tf32) if tf32 else "float32"
+
+
 def _noise_cell(bench: dict) -> str:
     n = noise(bench)
     return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")
@@ -78,9 +89,13 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
     axes = [axis for axis in DEFAULTS if axis != "mode"]
     show_variant = any(getattr(row, axis) != DEFAULTS[axis] for row in cases for axis in axes)
     both = "cpu" in devices and "cuda" in devices
+    show_math = {device: any(math_label(by_device[device]["extra_info"].get("math")) not in ("float32", "n/a")
+                             for by_device in cases.values() if device in by_device) for device in devices}
     headers = ["model", "phase", "batch", "mode"] + (["variant"] if show_variant else [])
     for device in devices:
         headers += [f"{device} samples/s", f"{device} GFLOP/s", f"{device} % peak", f"{device} noise"]
+        if show_math[device]:
+            headers.append(f"{device} math")
         if device == "cuda":
             headers.append("cuda busy")
     if both:
@@ -93,11 +108,13 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
         for device in devices:
             bench = by_device.get(device)
             if bench is None:
-                row += [NOT_RUN, "", "", ""] + ([""] if device == "cuda" else [])
+                row += [NOT_RUN, "", "", ""] + [""] * (show_math[device] + (device == "cuda"))
                 continue
             info = bench["extra_info"]
             row += [_fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("gflops_per_s")),
                     _fmt_percent(info.get("peak_fraction")), _noise_cell(bench)]
+            if show_math[device]:
+                row.append(math_label(info.get("math")))
             if device == "cuda":
                 row.append(_busy_cell(info))
         if both:
@@ -141,10 +158,12 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
         "samples/s = batch size / median time. noise = IQR / median of the timed rounds; "
         f"'noisy' above {NOISE_LIMIT:.0%}.",
         "GFLOP/s counts convolutions and matrix products (FlopCounterMode); an optimizer step has "
-        "none (n/a). % peak is over the measured float32 matmul peak: "
-        + (", ".join(f"{d} {p['gflops_per_s']:,.0f} GFLOP/s (n={p['n']})" for d, p in peaks.items()) or "not measured"),
+        "none (n/a). % peak is over the measured matmul peak of the fastest math the case uses "
+        "(float32; tf32 where TF32 convolutions or matmuls are on; the autocast dtype): "
+        + (", ".join(f"{_peak_name(d, p)} {p['gflops_per_s']:,.0f} GFLOP/s (n={p['n']})" for d, p in peaks.items())
+           or "not measured"),
     ]
-    if "cuda" in peaks:
+    if any(key.split()[0] == "cuda" for key in peaks):
         lines.append("cuda busy = GPU kernel time / wall time over a profiled window of the same calls; "
                      f"'launch-bound' below {LAUNCH_BOUND_BELOW:.0%}. cuda ÷ cpu eager: each CUDA row over "
                      "the CPU's eager float32 case of the same model, phase and batch.")
@@ -154,6 +173,11 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
 
 TIME_TO_ACCURACY_COLUMNS = (("tutorial", "eager", "tutorial loop"), ("fast", "eager", "fast loop"),
                             ("fast", "cudagraph", "fast loop, cudagraph"))
+
+
+def _peak_name(key: str, peak: dict) -> str:
+    """A peak's key with its math spelled out (float32 peaks are keyed by the device alone)."""
+    return key if " " in key else f"{key} {peak.get('math', 'float32')}"
 
 
 def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:

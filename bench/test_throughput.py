@@ -16,6 +16,7 @@ import torch
 
 from bench import devices, modes, profiling, timing
 from bench.flops import flops_per_sample
+from bench.peak import case_math
 from bench.workloads import Workload
 
 
@@ -91,6 +92,7 @@ def _time_on_cpu(benchmark, workload, quick) -> dict:
 
 def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
     case = bench_case
+    math = case_math(case)  # torch's flags as the case runs (benchmarks keep torch's defaults)
     workload, memory = _build_and_check(case)
     timed_on = _time_on_cuda if case.device == "cuda" else _time_on_cpu
     measured = timed_on(benchmark, workload, quick)
@@ -98,14 +100,14 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
     flops = flops_per_sample(case)
     info = {
         **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
-        "timer": timing.timer_name(case.device, case.phase), **measured,
+        "timer": timing.timer_name(case.device, case.phase), "math": math, **measured,
     }
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # timed (not --benchmark-disable)
         median = stats.stats.median
         samples_per_s = case.batch_size / median
         gflops_per_s = flops * samples_per_s / 1e9 if flops else None
-        peak = matmul_peak(case.device)["gflops_per_s"]
+        peak = matmul_peak(case.device, math["peak_math"])["gflops_per_s"]
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
                     noise_iqr_over_median=stats.stats.iqr / median if median else None)

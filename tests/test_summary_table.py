@@ -116,3 +116,28 @@ def test_time_to_accuracy_sets_the_cudagraph_fast_loop_beside_eager():
     # a run without the cudagraph loop (a CPU run, an older run without "mode") has no such columns
     plain = time_to_accuracy_table([tta("tutorial", 30.0, "cpu"), tta("fast", 6.0, "cpu")], fmt="github")
     assert "cudagraph" not in plain and cells(plain.splitlines()[2])[-1] == "5.00x"
+
+
+def test_the_math_each_case_used_is_a_column_where_it_is_not_plain_float32():
+    """Issue 12, point 1: CUDA float32 cases convolve in TF32 by default; the table says so."""
+    tf32 = bench("cuda", 1.0)
+    tf32["extra_info"]["math"] = {"matmul_tf32": False, "conv_tf32": True, "autocast": None, "peak_math": "tf32"}
+    half = bench("cuda", 1.0, dtype="bfloat16")
+    half["extra_info"]["math"] = {"matmul_tf32": False, "conv_tf32": False, "autocast": "bfloat16",
+                                  "peak_math": "bfloat16"}
+    plain = bench("cpu", 1.0)
+    plain["extra_info"]["math"] = {"matmul_tf32": False, "conv_tf32": False, "autocast": None, "peak_math": "float32"}
+    text = throughput_table([tf32, half, plain], ["cpu", "cuda"], "github")
+    header = text.splitlines()[0]
+    assert "cuda math" in header and "cpu math" not in header
+    column = cells(header).index("cuda math")
+    labels = {cells(r)[4]: cells(r)[column] for r in rows(text)}  # variant -> cuda math
+    assert labels == {"-": "tf32 conv", "bfloat16": "bfloat16 autocast"}
+
+
+def test_the_legend_names_each_peak_with_its_math():
+    from bench.summary_table import legend
+
+    text = legend({"cpu": {"gflops_per_s": 190.0, "n": 1024, "math": "float32"},
+                   "cuda tf32": {"gflops_per_s": 400000.0, "n": 8192, "math": "tf32"}}, {})
+    assert "cpu float32 190 GFLOP/s" in text and "cuda tf32 400,000 GFLOP/s" in text and "cuda busy" in text
