@@ -240,6 +240,11 @@ def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "s
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+def _either(info: dict, name: str, former: str) -> float:
+    """A field under its name, or under the name runs saved before it was renamed used."""
+    return info[name] if name in info else info[former]
+
+
 def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
     """The distributed training step per backend and world size, with its scaling efficiency."""
     rows = []
@@ -252,13 +257,14 @@ def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
             info["backend"], info["model"], info["world_size"], info["global_batch_size"],
             _fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("single_process_samples_per_s")),
             "n/a" if efficiency is None else f"{efficiency:.2f}",
-            f"{info['grad_max_abs_err']:.1e} / {info['param_max_abs_err']:.1e}",
+            f"{_either(info, 'grad_max_rel_err', 'grad_max_abs_err'):.1e} / "
+            f"{_either(info, 'param_max_rel_err', 'param_max_abs_err'):.1e}",
             _noise_cell(bench)]))
     if not rows:
         return ""
     return tabulate([row for _, row in sorted(rows, key=lambda r: r[0])],
                     headers=["backend", "model", "ranks", "global batch", "samples/s", "1 process samples/s",
-                             "scaling efficiency", "grad / param error", "noise"],
+                             "scaling efficiency", "grad / param rel. error", "noise"],
                     tablefmt=fmt, disable_numparse=True)
 
 

@@ -5,6 +5,7 @@ Marked ``distributed``. Each case starts torchrun (standalone, loopback) via ben
 """
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -39,16 +40,16 @@ def nccl_counts():
 def test_ddp_gradients_and_steps_equal_one_process_float64(nproc):
     result = verify(nproc)
     assert result["world_size"] == nproc
-    assert result["grad_max_abs_err"] <= distributed.TOLERANCE["float64"]
-    assert result["param_max_abs_err"] <= distributed.TOLERANCE["float64"]
+    assert result["grad_max_rel_err"] <= distributed.TOLERANCE["float64"]
+    assert result["param_max_rel_err"] <= distributed.TOLERANCE["float64"]
     assert result["rank_max_abs_diff"] == 0.0
 
 
 @pytest.mark.parametrize("nproc", nccl_counts())
 def test_nccl_matches_one_process(nproc):
     result = verify(nproc, backend="nccl", dtype="float32")
-    assert result["grad_max_abs_err"] <= distributed.TOLERANCE["float32"]
-    assert result["param_max_abs_err"] <= distributed.TOLERANCE["float32"]
+    assert result["grad_max_rel_err"] <= distributed.TOLERANCE["float32"]
+    assert result["param_max_rel_err"] <= distributed.TOLERANCE["float32"]
     assert result["rank_max_abs_diff"] == 0.0
 
 
@@ -60,10 +61,20 @@ def test_the_command_on_two_gloo_ranks_in_float32():
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for key in ("world_size", "backend", "model", "global_batch_size", "samples_per_s", "scaling_efficiency",
-                "grad_max_abs_err", "param_max_abs_err", "torch_version"):
+                "grad_max_rel_err", "param_max_rel_err", "torch_version"):
         assert key in result, key
-    assert result["within_tolerance"] and result["grad_max_abs_err"] <= distributed.TOLERANCE["float32"]
+    assert result["within_tolerance"] and result["grad_max_rel_err"] <= distributed.TOLERANCE["float32"]
     assert result["samples_per_s"] > 0 and 0 < result["scaling_efficiency"] < 2
+    # both sides of the efficiency are the same statistic: samples per block / the median block
+    per_block = result["global_batch_size"] * result["steps_per_block"]
+    assert result["samples_per_s"] == pytest.approx(per_block / statistics.median(result["block_seconds"]))
+    assert result["scaling_efficiency"] == pytest.approx(
+        result["samples_per_s"] / (2 * result["single_process_samples_per_s"]))
+
+
+def test_rates_come_from_the_median_block_not_the_mean():
+    # one slow block (a shared machine's hiccup) moves a mean-based rate by 4x, the median not at all
+    assert distributed.rate_from_blocks([1.0, 1.0, 10.0], samples_per_block=64) == 64.0
 
 
 @pytest.mark.parametrize("how, rank", [("raise", 1), ("exit", 0)])

@@ -141,3 +141,18 @@ def test_the_legend_names_each_peak_with_its_math():
     text = legend({"cpu": {"gflops_per_s": 190.0, "n": 1024, "math": "float32"},
                    "cuda tf32": {"gflops_per_s": 400000.0, "n": 8192, "math": "tf32"}}, {})
     assert "cpu float32 190 GFLOP/s" in text and "cuda tf32 400,000 GFLOP/s" in text and "cuda busy" in text
+
+
+def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
+    from bench.summary_table import distributed_table
+
+    def run(**errors):
+        info = {"kind": "distributed", "backend": "gloo", "model": "chapter_net", "world_size": 2,
+                "global_batch_size": 128, "samples_per_s": 100.0, "single_process_samples_per_s": 60.0,
+                "scaling_efficiency": 0.83, **errors}
+        return {"extra_info": info, "stats": {}}
+
+    new = distributed_table([run(grad_max_rel_err=1e-7, param_max_rel_err=2e-7)], "github")
+    old = distributed_table([run(grad_max_abs_err=1e-7, param_max_abs_err=2e-7)], "github")
+    assert "grad / param rel. error" in new and "1.0e-07 / 2.0e-07" in new
+    assert new == old
