@@ -148,8 +148,8 @@ class Case:
 # -- every kind of saved benchmark case: key, name and order ----------------------------------------
 
 def case_key(info: dict) -> tuple | None:
-    """The key that lines a saved benchmark (its ``extra_info``) up across runs; None for a case
-    that is not compared across runs (time to accuracy: one measurement, no rounds)."""
+    """The key that lines a saved benchmark (its ``extra_info``) up across runs; None for what is
+    not a case of this suite."""
     kind = info.get("kind", "throughput" if "phase" in info else None)
     if kind == "throughput":
         case = Case.from_info(info)
@@ -158,6 +158,9 @@ def case_key(info: dict) -> tuple | None:
         return ("data_loading", info["dataset"], info["source"], bool(info["augment"]), info["device"])
     if kind == "distributed":
         return ("distributed", info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
+    if kind == "time_to_accuracy":
+        return ("time_to_accuracy", info["model"], info["dataset"], info["device"], info["loop"],
+                info.get("mode") or "eager", float(info["target"]))
     return None
 
 
@@ -168,6 +171,9 @@ def case_name(key: tuple) -> str:
     if key[0] == "distributed":
         _, model, backend, world_size, global_batch = key
         return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
+    if key[0] == "time_to_accuracy":
+        _, model, dataset, device, loop, mode, target = key
+        return f"{model}-{device}-{dataset}-{loop}_loop{'-' + mode if mode != 'eager' else ''}-to_{target:.0%}"
     _, dataset, source, augment, device = key
     return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,12 @@ class Run:
 
 
 def _stats(bench: dict, key: tuple) -> CaseStats | None:
+    info = bench["extra_info"]
+    if key[0] == "time_to_accuracy":  # one training per seed: its median, the seeds' range as the spread
+        seconds = [float(x) for x in info.get("seconds_per_seed") or [info["seconds_to_accuracy"]]]
+        if not all(x > 0 and math.isfinite(x) for x in seconds):
+            return None
+        return CaseStats(statistics.median(seconds), min(seconds), max(seconds), 1.0, "trainings/s")
     stats = bench.get("stats") or {}
     try:
         median, q1, q3 = float(stats["median"]), float(stats["q1"]), float(stats["q3"])
@@ -92,7 +99,6 @@ def _stats(bench: dict, key: tuple) -> CaseStats | None:
         return None
     if not (median > 0 and math.isfinite(median)):
         return None
-    info = bench["extra_info"]
     if key[0] == "throughput":
         return CaseStats(median, q1, q3, float(info["batch_size"]), "samples/s")
     if key[0] == "distributed":

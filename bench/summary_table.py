@@ -180,9 +180,18 @@ def _peak_name(key: str, peak: dict) -> str:
     return key if " " in key else f"{key} {peak.get('math', 'float32')}"
 
 
+def _time_to_accuracy_cell(info: dict) -> str:
+    """Median seconds over the seeds, with their range: "1.21 s [1.10-1.40] (3 seeds, 3 ep, batch 64)"."""
+    seconds = info.get("seconds_per_seed") or [info["seconds_to_accuracy"]]
+    spread = f" [{min(seconds):.2f}-{max(seconds):.2f}]" if len(seconds) > 1 else ""
+    seeds = f"{len(seconds)} seed{'s' * (len(seconds) != 1)}, "
+    return f"{info['seconds_to_accuracy']:.2f} s{spread} ({seeds}{info['epochs']:g} ep, batch {info['batch_size']})"
+
+
 def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
-    """Tutorial loop beside fast loop (eager, and cudagraph where it ran): training seconds (and
-    epochs) to the target, and the ratios tutorial ÷ fast and fast ÷ fast cudagraph."""
+    """Tutorial loop beside fast loop (eager, and cudagraph where it ran): training seconds to the
+    target (the median over seeds, with their range; and epochs), and the ratios tutorial ÷ fast
+    and fast ÷ fast cudagraph of the medians."""
     runs: dict[tuple, dict[tuple, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
@@ -200,8 +209,7 @@ def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
         cells = []
         for loop, mode, _ in columns:
             info = loops.get((loop, mode))
-            cells.append(NOT_RUN if info is None else
-                         f"{info['seconds_to_accuracy']:.2f} s ({info['epochs']} ep, batch {info['batch_size']})")
+            cells.append(NOT_RUN if info is None else _time_to_accuracy_cell(info))
         fast = loops.get(("fast", "eager"))
         cells.append(ratio(loops.get(("tutorial", "eager")), fast))
         if show_graph:

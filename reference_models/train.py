@@ -96,6 +96,7 @@ class TrainResult:
     history: list[Epoch] = field(default_factory=list)
     train_samples: int = 0
     normalization: dict | None = None
+    warmup_seconds: float | None = None  # the untimed warm-up before the first epoch
 
     @property
     def test_accuracy(self) -> float:
@@ -117,7 +118,7 @@ class TrainResult:
                 "seed": c.seed, "device": c.device, "torch_version": torch.__version__,
                 "batch_size": c.batch_size, "optimizer": c.optimizer, "lr": c.lr, "augment": c.augment,
                 "mode": c.mode,
-                "normalization": self.normalization,
+                "normalization": self.normalization, "warmup_seconds": self.warmup_seconds,
                 "history": [asdict(e) for e in self.history]}
 
 
@@ -179,9 +180,32 @@ def train(config: TrainConfig, splits: data.DatasetSplits | None = None, report=
     optimizer = make_optimizer(config, net)  # step 3 (the loss is F.cross_entropy)
     mean, std = data.channel_stats(splits.train)
     result = TrainResult(config, normalization={"mean": mean, "std": std})
+    result.warmup_seconds = warm_up(config, spec.input_shape)
     loop = _tutorial_loop if config.loop == "tutorial" else _fast_loop
     loop(config, splits, net, optimizer, result, report or (lambda epoch: None), progress or Progress(False))
     return result
+
+
+def warm_up(config: TrainConfig, input_shape: tuple) -> float:
+    """Untimed: one training step at the loop's batch size and one evaluation batch, on a
+    throwaway model of the same kind on the same device, so that lazy start-up (CUDA context,
+    cuDNN's algorithm choice, the allocator's first blocks, the first kernel compilations) is not
+    charged to the first epoch. The random state is left as it was: the run is the same with or
+    without it. Returns the seconds it took."""
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        net = build(config.model).to(config.device)
+        optimizer = make_optimizer(config, net)
+        x = torch.randn(config.batch_size, *input_shape).to(config.device)
+        y = torch.zeros(config.batch_size, dtype=torch.long).to(config.device)
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x), y).backward()
+        optimizer.step()
+        with torch.inference_mode():
+            net.eval()
+            net(torch.randn(EVAL_BATCH, *input_shape).to(config.device))
+    _synchronize(config.device)
+    return time.perf_counter() - start
 
 
 def _tutorial_loop(config, splits, net, optimizer, result, report, progress):

@@ -156,3 +156,12 @@ def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
     old = distributed_table([run(grad_max_abs_err=1e-7, param_max_abs_err=2e-7)], "github")
     assert "grad / param rel. error" in new and "1.0e-07 / 2.0e-07" in new
     assert new == old
+
+
+def test_time_to_accuracy_shows_the_median_over_seeds_and_their_range():
+    from bench.summary_table import time_to_accuracy_table
+
+    fast = tta("fast", 1.2, device="cpu")
+    fast["extra_info"].update(seconds_per_seed=[1.1, 1.2, 1.4])
+    text = time_to_accuracy_table([tta("tutorial", 6.0, "cpu"), fast], fmt="github")
+    assert "1.20 s [1.10-1.40] (3 seeds, 3 ep, batch 64)" in text
