@@ -42,7 +42,6 @@ PROG = "python -m bench.distributed"
 BACKENDS = ("gloo", "nccl")
 BLOCKS = 5  # the command's timed steps are split into blocks; the rate uses the median block
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}  # max error relative to max(1, the largest magnitude)
-LR, MOMENTUM = 0.01, 0.9
 WARMUP_STEPS = 3
 
 
@@ -70,10 +69,10 @@ def _max_rel_err(a, b) -> float:
 def worker(config: dict) -> None:
     import torch
     import torch.distributed as dist
-    import torch.nn.functional as F
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from bench.batches import class_targets, images, seeded_model
+    from reference_models import training_step as training
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -92,7 +91,7 @@ def worker(config: dict) -> None:
         shard = slice(rank * per_rank, (rank + 1) * per_rank)
         net = seeded_model(model_name, device, dtype, seed=0)
         ddp = DDP(net, device_ids=[local_rank] if cuda else None)
-        optimizer = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=training.CHECK_LR, momentum=training.MOMENTUM)
         planted = config.get("plant_failure")
 
         def batch(step):
@@ -106,8 +105,7 @@ def worker(config: dict) -> None:
                 if planted["how"] == "exit":
                     os._exit(3)
                 raise RuntimeError(f"planted failure on rank {rank} at step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(ddp(x[shard]), y[shard]).backward()
+            training.gradients(ddp, optimizer, x[shard], y[shard])
 
         result = {"world_size": world, "backend": config["backend"], "model": model_name,
                   "global_batch_size": global_batch, "per_rank_batch_size": per_rank, "steps": steps,
@@ -115,13 +113,12 @@ def worker(config: dict) -> None:
                   "torch_version": torch.__version__, "device": str(device.type)}
         if config["verify"]:
             reference = seeded_model(model_name, device, dtype, seed=0) if rank == 0 else None
-            ref_optimizer = torch.optim.SGD(reference.parameters(), lr=LR, momentum=MOMENTUM) if reference else None
+            ref_optimizer = torch.optim.SGD(reference.parameters(), lr=training.CHECK_LR, momentum=training.MOMENTUM) if reference else None
             for step in range(steps):
                 x, y = batch(step)
                 train_step(step, x, y)
                 if reference is not None:
-                    ref_optimizer.zero_grad(set_to_none=True)
-                    F.cross_entropy(reference(x), y).backward()
+                    training.gradients(reference, ref_optimizer, x, y)
                     if step == 0:
                         result["grad_max_rel_err"] = _max_rel_err(_flat(p.grad for p in net.parameters()),
                                                                   _flat(p.grad for p in reference.parameters()))

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import torch
 
-import torch.nn.functional as F
 from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
 from bench.cases import Case
 from bench.workloads import Workload
+from reference_models import training_step as steps
 
 WAIT, WARMUP, ACTIVE = 1, 1, 3
 LAUNCH_BOUND_BELOW = 0.5
@@ -64,14 +64,7 @@ class CaseProfile:
 
 def labelled_train_step(w: Workload) -> None:
     """One training step of the workload, its three parts labelled."""
-    with record_function("forward"):
-        w.optimizer.zero_grad(set_to_none=True)
-        with w.autocast():
-            loss = F.cross_entropy(w.forward_fn(w.x), w.target)
-    with record_function("backward"):
-        loss.backward()
-    with record_function("step"):
-        w.optimizer.step()
+    steps.training_step(w.run_model, w.optimizer, w.x, w.target, autocast=w.autocast(), section=record_function)
 
 
 def replayed_train_step(w: Workload):

@@ -5,23 +5,24 @@ tolerance (TF32 off, see bench.devices.ieee_float32). Skipped with the reason wi
 """
 
 import torch
-import torch.nn.functional as F
 
 from bench.batches import class_targets, images, seeded_model
 from bench.tolerances import assert_close
+from reference_models import training_step as steps
 
 
 def _train_step(model_name, device, batch_size):
+    """One training step (reference_models.training_step, at its CHECK_LR); the logits and the
+    gradients it computed, and the parameters after it."""
     net = seeded_model(model_name, device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    optimizer = torch.optim.SGD(net.parameters(), lr=steps.CHECK_LR, momentum=steps.MOMENTUM)
     x = images(model_name, batch_size, device)
     target = class_targets(model_name, batch_size, device)
-    optimizer.zero_grad()
-    out = net(x)
-    F.cross_entropy(out, target).backward()
+    logits = []
+    steps.gradients(lambda batch: logits.append(net(batch)) or logits[-1], optimizer, x, target)
     grads = {name: p.grad.detach().clone() for name, p in net.named_parameters()}
     optimizer.step()
-    return out.detach(), grads, dict(net.named_parameters())
+    return logits[0].detach(), grads, dict(net.named_parameters())
 
 
 def test_accelerator_agrees_with_cpu(model_name, accelerator, batch_size):

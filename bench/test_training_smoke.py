@@ -9,9 +9,9 @@ hundreds of steps on such a batch, so it is left to the optimizer-equation tests
 import math
 
 import torch
-import torch.nn.functional as F
 
 from bench.batches import class_targets, images, seeded_model
+from reference_models import training_step as steps
 
 STEPS, BATCH, FACTOR = 30, 16, 100
 
@@ -23,10 +23,7 @@ def test_loss_falls_on_a_fixed_batch(model_name, device):
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     history = []
     for _ in range(STEPS):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(net(x), target)
-        loss.backward()
-        optimizer.step()
+        loss = steps.training_step(net, optimizer, x, target)
         history.append(loss.item())
     assert all(math.isfinite(v) for v in history)
     # Untrained, the loss is near ln(10): the network's outputs are close to uniform.

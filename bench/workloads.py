@@ -30,8 +30,9 @@ from bench import modes
 from bench.batches import class_targets, images, seeded_model
 from bench.cases import Case
 from reference_models import MODELS, cuda_graphs
+from reference_models import training_step as steps
 
-LEARNING_RATE, MOMENTUM = 0.001, 0.9  # the tutorial's optimizer
+LEARNING_RATE, MOMENTUM = steps.TUTORIAL_LR, steps.MOMENTUM  # the tutorial's optimizer
 
 
 class Workload:
@@ -61,10 +62,14 @@ class Workload:
         return torch.autocast(device_type=self.case.device, dtype=getattr(torch, self.case.dtype),
                               cache_enabled=self.case.mode != "cudagraph")
 
-    def _model_output(self) -> torch.Tensor:
+    def run_model(self, x: torch.Tensor) -> torch.Tensor:
+        """The model in the case's mode (eager, or compiled)."""
         if self.case.mode == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # each call is a new iteration of the trees
-        return self.forward_fn(self.x)
+        return self.forward_fn(x)
+
+    def _model_output(self) -> torch.Tensor:
+        return self.run_model(self.x)
 
     def loss(self) -> torch.Tensor:
         with self.autocast():
@@ -92,11 +97,7 @@ class Workload:
         self.optimizer.step()
 
     def train_step(self):
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss()
-        loss.backward()
-        self.optimizer.step()
-        return loss
+        return steps.training_step(self.run_model, self.optimizer, self.x, self.target, autocast=self.autocast())
 
     @property
     def timed(self):

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_models import MODELS, cuda_graphs, data
+from reference_models import training_step as steps
 from reference_models.cli_args import OneLineParser, choice, non_negative_int, positive_float, positive_int
 from reference_models.registry import build
 
@@ -48,10 +49,10 @@ DEVICES = ("cpu", "cuda")
 # What each loop uses when an option is not given. The fast loop's values were chosen so that
 # chapter_net reaches 97% on mnist5k within 10 epochs (README: "Training on real data").
 LOOP_DEFAULTS = {
-    "tutorial": {"batch_size": 4, "optimizer": "sgd", "lr": {"sgd": 0.001, "adam": 0.001}, "augment": False},
+    "tutorial": {"batch_size": 4, "optimizer": "sgd", "lr": {"sgd": steps.TUTORIAL_LR, "adam": 0.001}, "augment": False},
     "fast": {"batch_size": 64, "optimizer": "sgd", "lr": {"sgd": 0.05, "adam": 0.003}, "augment": True},
 }
-MOMENTUM = 0.9
+MOMENTUM = steps.MOMENTUM
 FAST_WEIGHT_DECAY = 5e-4
 EVAL_BATCH = 1000
 
@@ -198,9 +199,7 @@ def warm_up(config: TrainConfig, input_shape: tuple) -> float:
         optimizer = make_optimizer(config, net)
         x = torch.randn(config.batch_size, *input_shape).to(config.device)
         y = torch.zeros(config.batch_size, dtype=torch.long).to(config.device)
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
-        optimizer.step()
+        steps.training_step(net, optimizer, x, y)
         with torch.inference_mode():
             net.eval()
             net(torch.randn(EVAL_BATCH, *input_shape).to(config.device))
@@ -222,10 +221,7 @@ def _tutorial_loop(config, splits, net, optimizer, result, report, progress):
         total_loss, batches = 0.0, 0
         for i, (inputs, labels) in enumerate(train_loader, 1):  # step 4
             inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            optimizer.zero_grad()
-            loss = F.cross_entropy(net(inputs), labels)
-            loss.backward()
-            optimizer.step()
+            loss = steps.training_step(net, optimizer, inputs, labels)
             total_loss += loss.item()
             batches += 1
             progress.update(epoch, config.epochs, i, len(train_loader))
@@ -255,10 +251,7 @@ def _fast_loop(config, splits, net, optimizer, result, report, progress):
     def gradients(x, y) -> torch.Tensor:
         """zero_grad, forward, loss, backward: eager, or a captured graph's replay."""
         if config.mode != "cudagraph":
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            return loss
+            return steps.gradients(net, optimizer, x, y)
         if len(y) not in graphs:  # the last batch of an epoch may be smaller: a graph of its own
             pool = next(iter(graphs.values())).graph.pool() if graphs else None
             graphs[len(y)] = cuda_graphs.GraphedGradients(net, F.cross_entropy, x, y, pool=pool)

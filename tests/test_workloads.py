@@ -67,6 +67,7 @@ def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 GiB\nmore detail")
 
     monkeypatch.setattr(throughput, "Workload", out_of_memory)
+    monkeypatch.setattr(throughput.devices, "CaseMemory", lambda device: None)  # no CUDA allocator here
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(pytest.skip.Exception, match="batch size 1024 does not fit in cuda memory: CUDA out of memory"):
         throughput._build_and_check(Case("cifar_net", "cuda", 1024, "train_step"))
