@@ -57,6 +57,13 @@ class CaseMemory:
             self.at_start = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
 
+    def reset_peak(self) -> None:
+        """Forget the high-water mark so far (the checks' throwaway workloads), keeping the
+        allocation at the start as the baseline: what the case holds now still counts."""
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+
     def figures(self) -> dict:
         """``peak_memory_bytes`` (the case's own), ``peak_memory_raw_bytes`` (the high-water mark
         since the case began, everything allocated included) and the allocation at the start."""

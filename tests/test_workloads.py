@@ -90,3 +90,28 @@ def test_chapter_net_cannot_run_channels_last_which_is_why_those_cases_are_skipp
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         Workload(case).forward()
     Workload(Case("lenet", "cpu", 4, "forward", memory_format="channels_last")).check()
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_non_default_configuration_is_compared_with_eager_float32(phase):
+    """Issue 12, point 10: channels_last computes what contiguous computes, and check() says so."""
+    w = Workload(Case("lenet", "cpu", 8, phase, memory_format="channels_last"))
+    w.check()
+
+
+def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatch):
+    from bench import modes
+
+    def one_percent_off(gm, example_inputs):
+        def run(*args):
+            outputs = gm(*args)
+            return type(outputs)(o * 1.01 if isinstance(o, torch.Tensor) and o.is_floating_point() else o
+                                 for o in outputs)
+        return run
+
+    real = modes.compile_model
+    monkeypatch.setattr(modes, "compile_model", lambda net, mode: real(net, mode) if mode == "eager"
+                        else torch.compile(net, backend=one_percent_off))
+    for phase, says in (("forward", "output off by"), ("train_step", "loss off by")):
+        with pytest.raises(AssertionError, match=f"lenet-cpu-bs8-{phase}-compiled against eager float32 contiguous: {says}"):
+            Workload(Case("lenet", "cpu", 8, phase, mode="compiled")).check()
