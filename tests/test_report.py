@@ -73,8 +73,10 @@ def test_a_saved_run_30_percent_slower_fails_at_10_percent(tmp_path, capsys):
     named = {line.split()[0] for line in err.splitlines() if line.startswith("  ")}
     # Named: each compared case whose slowed first quartile clears the original third quartile by
     # more than 10% (cases with an IQR under about 8% of the median, on this run's numbers).
+    # (Time to accuracy is read from its own seconds in extra_info, which the slowed copy keeps.)
     expected = {case_name(case_key(b["extra_info"])) for b in json.loads(SAVED_CPU_RUN[-1].read_text())["benchmarks"]
-                if case_key(b["extra_info"]) and 1.3 * b["stats"]["q1"] / b["stats"]["q3"] - 1 > 0.10}
+                if case_key(b["extra_info"]) and case_key(b["extra_info"])[0] != "time_to_accuracy"
+                and 1.3 * b["stats"]["q1"] / b["stats"]["q3"] - 1 > 0.10}
     assert expected and named == expected
 
 
