@@ -45,10 +45,16 @@ def _scaled_output_backend(gm, example_inputs):
     return run
 
 
-def test_a_mode_that_computes_something_else_fails(monkeypatch):
+def compile_wrongly(monkeypatch) -> None:
+    """Make every mode but eager compile with :func:`_scaled_output_backend` (also used by
+    tests/test_workloads.py)."""
     eager_or_compiled = modes.compile_model
     monkeypatch.setattr(modes, "compile_model", lambda net, mode: eager_or_compiled(net, mode) if mode == "eager"
                         else torch.compile(net, backend=_scaled_output_backend))
+
+
+def test_a_mode_that_computes_something_else_fails(monkeypatch):
+    compile_wrongly(monkeypatch)
     with pytest.raises(AssertionError, match=r"compiled is not eager: after 3 training steps .* differs from eager's by"):
         modes.verify(Case("chapter_net", "cpu", 4, "train_step", mode="compiled"))
 

@@ -100,18 +100,9 @@ def test_a_non_default_configuration_is_compared_with_eager_float32(phase):
 
 
 def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatch):
-    from bench import modes
+    from bench.test_modes import compile_wrongly
 
-    def one_percent_off(gm, example_inputs):
-        def run(*args):
-            outputs = gm(*args)
-            return type(outputs)(o * 1.01 if isinstance(o, torch.Tensor) and o.is_floating_point() else o
-                                 for o in outputs)
-        return run
-
-    real = modes.compile_model
-    monkeypatch.setattr(modes, "compile_model", lambda net, mode: real(net, mode) if mode == "eager"
-                        else torch.compile(net, backend=one_percent_off))
+    compile_wrongly(monkeypatch)  # compiled outputs 1% too large
     for phase, says in (("forward", "output off by"), ("train_step", "loss off by")):
         with pytest.raises(AssertionError, match=f"lenet-cpu-bs8-{phase}-compiled against eager float32 contiguous: {says}"):
             Workload(Case("lenet", "cpu", 8, phase, mode="compiled")).check()
