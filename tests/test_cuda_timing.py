@@ -1,6 +1,7 @@
 """The arithmetic of CUDA timing, on the CPU: round sizes, the event clock, the GPU's busy fraction."""
 
 import math
+import time
 
 import pytest
 
@@ -94,3 +95,60 @@ def test_busy_fraction_rejects_an_empty_window():
 
 def test_launch_bound_threshold_is_half():
     assert profiling.LAUNCH_BOUND_BELOW == 0.5 and not math.isnan(profiling.busy_fraction([(0, 499)], 0.001))
+
+
+class WallEvent:
+    """A CUDA event played by the host clock (milliseconds), for running the CUDA path on a CPU."""
+
+    def record(self):
+        self.at = time.perf_counter() * 1000
+
+    def elapsed_time(self, end):
+        return end.at - self.at
+
+
+class RecordingBenchmark:
+    """pytest-benchmark's pedantic mode in small: rounds of ``iterations`` calls between two timer
+    readings, with the timer the case's mark would give it."""
+
+    disabled = False
+
+    def __init__(self, timer):
+        self.timer, self.rounds = timer, []
+
+    def pedantic(self, target, rounds=1, iterations=1, warmup_rounds=0):
+        self.iterations = iterations
+        for r in range(warmup_rounds + rounds):
+            start = self.timer()
+            for _ in range(iterations):
+                target()
+            if r >= warmup_rounds:
+                self.rounds.append((self.timer() - start) / iterations)
+
+
+@pytest.mark.parametrize("phase", ["forward", "backward", "train_step"])
+def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
+    """The CUDA timing glue, run on the CPU: synchronize is a no-op, events read the host clock,
+    the profiler's window is stubbed. Every round holds at least 20 calls; backward is timed by
+    the event clock alone (its fresh graph's forward not counted)."""
+    import torch
+
+    import bench.test_throughput as throughput
+    from bench.cases import Case
+    from bench.workloads import Workload
+
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
+    clock = timing.CudaEventClock(event=WallEvent, synchronize=lambda: None)
+    monkeypatch.setattr(timing, "CUDA_BACKWARD_CLOCK", clock)
+    monkeypatch.setattr(profiling, "measure_device_busy_fraction", lambda call, calls: 0.3)
+    workload = Workload(Case("lenet", "cpu", 8, phase))
+    workload.prepare()
+    benchmark = RecordingBenchmark(clock if phase == "backward" else timing.cuda_synchronized_perf_counter)
+    measured = throughput._time_on_cuda(benchmark, workload, quick=True)
+    assert benchmark.iterations == measured["calls_per_round"] >= timing.CUDA_MIN_ROUND_CALLS
+    assert len(benchmark.rounds) >= timing.CUDA_MIN_ROUNDS and min(benchmark.rounds) > 0
+    assert measured["latency_s"] > 0 and measured["device_busy_fraction"] == 0.3 and measured["launch_bound"]
+    if phase == "backward":  # the events bracket loss.backward() alone: less than a whole training step
+        step = Workload(Case("lenet", "cpu", 8, "train_step"))
+        per_step = timing.seconds_per_call(step.timed, time.perf_counter)
+        assert sorted(benchmark.rounds)[len(benchmark.rounds) // 2] < per_step
