@@ -22,12 +22,20 @@ def test_the_warm_up_runs_before_the_clock_and_changes_nothing():
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
+    """One real run of the fast loop's benchmark in a/, and in b/ the same run 25% slower per seed
+    (a copy: the report needs two runs, and a second real one costs as much again)."""
     results = tmp_path_factory.mktemp("tta")
-    for run in ("a", "b"):
-        done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_time_to_accuracy.py", "-q",
-                               "-p", "no:cacheprovider", "--benchmark-only", "--device=cpu", "-k", "fast and not cudagraph",
-                               f"--results-dir={results / run}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_time_to_accuracy.py", "-q",
+                           "-p", "no:cacheprovider", "--benchmark-only", "--device=cpu", "-k", "fast and not cudagraph",
+                           f"--results-dir={results / 'a'}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    (saved,) = (results / "a").glob("*.json")
+    run = json.loads(saved.read_text())
+    info = run["benchmarks"][0]["extra_info"]
+    info["seconds_per_seed"] = [1.25 * s for s in info["seconds_per_seed"]]
+    info["seconds_to_accuracy"] *= 1.25
+    (results / "b").mkdir()
+    (results / "b" / saved.name).write_text(json.dumps(run))
     return results
 
 
@@ -49,3 +57,5 @@ def test_the_report_compares_time_to_accuracy_across_runs(two_runs, tmp_path):
     records = [r for r in json.loads(out.read_text())["records"] if "fast_loop" in r["case"]]
     assert {r["case"] for r in records} == {"chapter_net-cpu-mnist5k-fast_loop-to_95%"}
     assert len(records) == 2 and all(r["rate"] > 0 and r["unit"] == "trainings/s" for r in records)
+    (slower,) = [r for r in records if not r["baseline"]]
+    assert slower["ratio"] == pytest.approx(1 / 1.25)  # the median over seeds, 25% longer
