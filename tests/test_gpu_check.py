@@ -1,0 +1,50 @@
+"""`make gpu-check` cannot run without a GPU, but its commands can be checked here: every pytest
+command it runs collects cases with its options (a typo in an option would be a usage error on
+the GPU machine, where device time is scarce), and the fidelity step's case ids parse."""
+
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gpu_check_commands() -> list[list[str]]:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed here")
+    dry = subprocess.run(["make", "-n", "gpu-check-steps", "OUT_DIR=OUT", "GPU_PY=PYX"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    commands = []
+    for part in dry.stdout.replace("\\\n", " ").split(";"):
+        part = part.strip().split("||")[0].strip()
+        if part.startswith("PYX -m"):
+            commands.append([sys.executable] + shlex.split(part.replace('"$out', '"OUT'))[1:])
+    return commands
+
+
+def test_gpu_check_runs_the_verification_the_benchmarks_and_the_fidelity_check():
+    modules = [command[2] for command in gpu_check_commands()]
+    assert modules == ["pytest", "pytest", "pytest", "bench.fidelity"]
+
+
+def test_every_pytest_command_of_gpu_check_collects_cases():
+    for command in gpu_check_commands():
+        if command[2] != "pytest":
+            continue
+        done = subprocess.run(command + ["--collect-only"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{shlex.join(command[1:])}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}"
+        assert " collected" in done.stdout or "tests collected" in done.stdout, done.stdout[-500:]
+
+
+def test_the_fidelity_cases_of_gpu_check_are_valid_ids():
+    from bench.fidelity import parse_case
+
+    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "bench.fidelity"]
+    cases = fidelity[fidelity.index("--cases") + 1].split(",")
+    parsed = [parse_case(case) for case in cases]
+    assert {case.device for case in parsed} == {"cuda"} and any(case.mode == "cudagraph" for case in parsed)
