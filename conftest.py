@@ -91,7 +91,6 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     config.blitz_started = datetime.now()
     config.blitz_started_utc = datetime.now(timezone.utc)
-    config.blitz_skips = Counter()  # skip reason -> cases
     config.blitz_final_lines = []  # the results table and where it was saved: printed last
     if config.getoption("--skip-details") and "s" not in config.option.reportchars:
         config.option.reportchars += "s"
@@ -212,30 +211,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         machine_info["blitzbench_matrix"] = config.blitz_matrix_record  # read by bench.saved_runs
 
 
-def pytest_runtest_logreport(report):
-    """Count each skipped case under its reason, for one line per reason at the end."""
-    if report.skipped and report.when in ("setup", "call") and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        _skip_counter().update([reason.removeprefix("Skipped: ")])
-
-
-def _skip_counter() -> Counter:
-    return _CONFIG.blitz_skips if _CONFIG is not None else Counter()
-
-
-_CONFIG = None
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session):
-    global _CONFIG
-    _CONFIG = session.config
-
-
 def _report_skips(tr, config) -> None:
     """One line per skip reason, with its count (pytest's -rs lists them file by file)."""
-    skips = config.blitz_skips
-    if not skips or "s" in config.option.reportchars:
+    if "s" in config.option.reportchars:
+        return
+    skips = Counter(str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+                    .removeprefix("Skipped: ") for report in tr.stats.get("skipped", []))
+    if not skips:
         return
     cases, reasons = sum(skips.values()), len(skips)
     tr.section(f"skipped: {cases} case{'s' * (cases != 1)}, {reasons} reason{'s' * (reasons != 1)} "

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,8 +57,6 @@ def _flat(tensors):
 def rate_from_blocks(block_seconds: list[float], samples_per_block: int) -> float:
     """Samples per second from timed blocks: samples per block / the median block time (the
     statistic the benchmark's table uses for every case)."""
-    import statistics
-
     return samples_per_block / statistics.median(block_seconds)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -145,7 +144,15 @@ def main(argv=None) -> int:
                         help="internal: time CASE independently in this process and print seconds per call")
     args = parser.parse_args(argv)
     if args.measure:
-        print(_measure_here(parse_case(args.measure), args.min_run_time))
+        try:
+            case = parse_case(args.measure)
+            from bench.devices import unavailable_reason
+            if reason := unavailable_reason(case.device):
+                raise ValueError(f"case {case.id}: {reason}")
+        except ValueError as error:
+            print(f"bench.fidelity: {error}", file=sys.stderr)
+            return 2
+        print(_measure_here(case, args.min_run_time))
         return 0
     try:
         cases = [parse_case(text.strip()) for text in args.cases.split(",") if text.strip()]

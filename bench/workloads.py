@@ -138,8 +138,7 @@ class Workload:
             return  # the capture's warm-up steps move the weights: bench.modes.verify covers these
         out_tol, grad_tol = tolerances.network_tolerances(case.dtype, case.batch_size)
         with devices.ieee_float32():
-            results = [_one_call(Workload(c)) for c in (case, reference_case(case))]
-        (mine, reference) = results
+            mine, reference = (_one_call(Workload(c)) for c in (case, reference_case(case)))
         what = f"{case.id} against eager float32 contiguous"
         for name, tolerance in (("output", out_tol), ("loss", out_tol)):
             if name in reference:
