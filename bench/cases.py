@@ -15,8 +15,10 @@ more than torch.compile, and still read under that name from older saved runs):
   eager            the chapter's code as written
   compiled         torch.compile(model), default mode
   reduce-overhead  torch.compile(model, mode="reduce-overhead"): compiled, replayed as CUDA graphs
-  cudagraph        the phase captured once with torch.cuda.CUDAGraph on a static batch, replayed Its key, the tuple that lines it up
-across runs, holds every field. The other kinds of benchmark case (data loading, distributed
+  cudagraph        the phase captured once with torch.cuda.CUDAGraph on a static batch, replayed
+                   per call
+
+Its key, the tuple that lines it up across runs, holds every field. The other kinds of benchmark case (data loading, distributed
 training step, time to accuracy) have keys and names of their own, below.
 """
 
