@@ -21,15 +21,25 @@ def gpu_check_commands() -> list[list[str]]:
     assert dry.returncode == 0, dry.stderr
     commands = []
     for part in dry.stdout.replace("\\\n", " ").split(";"):
-        part = part.strip().split("||")[0].strip()
-        if part.startswith("PYX -m"):
-            commands.append([sys.executable] + shlex.split(part.replace('"$out', '"OUT'))[1:])
+        part = part.split("||")[0]
+        if "PYX -m" in part:  # a step: step LIMIT "name" PYX -m ...
+            command = part[part.index("PYX -m"):].strip()
+            commands.append([sys.executable] + shlex.split(command.replace('"$out', '"OUT'))[1:])
     return commands
 
 
 def test_gpu_check_runs_the_verification_the_benchmarks_and_the_fidelity_check():
     modules = [command[2] for command in gpu_check_commands()]
-    assert modules == ["pytest", "pytest", "pytest", "bench.fidelity"]
+    assert modules == ["pytest", "bench.fidelity", "pytest", "pytest"]  # the GPU targets first
+
+
+def test_gpu_check_steps_have_limits_that_fit_one_call_of_a_lent_gpu_machine():
+    """A call on a lent machine may run 600 s: the steps' limits, plus the 30 s a step that
+    ignores its interrupt gets before it is killed, plus half a minute for the first lines and
+    the wheels' install, must fit."""
+    makefile = (ROOT / "Makefile").read_text()
+    limits = [int(x) for x in makefile.split("\nGPU_STEP_LIMITS ?=", 1)[1].split("\n", 1)[0].split()]
+    assert len(limits) == len(gpu_check_commands()) and sum(limits) + 30 + 30 <= 600
 
 
 def test_every_pytest_command_of_gpu_check_collects_cases():
