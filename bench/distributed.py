@@ -14,9 +14,13 @@ verifies itself on rank 0 against one plain process (same seed, same global batc
 (The first two were called grad_max_abs_err and param_max_abs_err, though they were always
 relative to max(1, the largest magnitude).) Then it times --timed-steps further training steps on
 all ranks in blocks (each block's time is the slowest rank's): samples_per_s, all ranks together,
-is samples per block / the median block time. One process with the same per-rank batch and thread
-budget is timed the same way, and scaling_efficiency = samples_per_s / (N x the one-process
-samples_per_s): the same statistic on both sides.
+is samples per block / the median block time. After each block, rank 0 times one block of one
+process alone (a plain model, the same per-rank batch and thread budget) while the other ranks
+wait at a barrier: blocks interleaved A B A B, as any comparison on a drifting machine must be.
+scaling_efficiency = the median over the pairs of (samples/s of the N ranks) / (N x samples/s
+of one process); single_process_samples_per_s is one process's samples per block / its median
+block. (Before, the one-process yardstick was a second torchrun launch after the first, and a
+1-rank run, identical work on both sides, read 1.11 to 1.27 from drift alone.)
 
 torch.distributed and torchrun are used as they are: this module only builds the torchrun command
 (standalone rendezvous on loopback, no restarts) and is the entry point torchrun starts on each
@@ -58,6 +62,42 @@ def rate_from_blocks(block_seconds: list[float], samples_per_block: int) -> floa
     """Samples per second from timed blocks: samples per block / the median block time (the
     statistic the benchmark's table uses for every case)."""
     return samples_per_block / statistics.median(block_seconds)
+
+
+def interleaved_efficiency(block_seconds: list[float], single_seconds: list[float]) -> float:
+    """Scaling efficiency from interleaved pairs of blocks: N ranks' block i (N x B samples) and
+    one process's block i (B samples, the same steps) give samples/s ratios of
+    (N B / t_i) / (N x B / s_i) = s_i / t_i; the median of those ratios, so that drift between
+    one pair and the next cancels."""
+    if len(block_seconds) != len(single_seconds) or not block_seconds:
+        raise ValueError(f"need pairs of blocks, got {len(block_seconds)} and {len(single_seconds)}")
+    return statistics.median(s / t for t, s in zip(block_seconds, single_seconds))
+
+
+def _one_process_block(model_name, device, dtype, x, y, steps, cuda):
+    """The yardstick: a plain model (no DDP) with one rank's batch and threads, warmed up; returns
+    a callable that times ``steps`` training steps of it alone and returns the seconds."""
+    import torch
+
+    from bench.batches import seeded_model
+    from reference_models import training_step as training
+
+    net = seeded_model(model_name, device, dtype, seed=0)
+    optimizer = torch.optim.SGD(net.parameters(), lr=training.CHECK_LR, momentum=training.MOMENTUM)
+
+    def block() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            training.training_step(net, optimizer, x, y)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for _ in range(WARMUP_STEPS):
+        training.training_step(net, optimizer, x, y)
+    return block
 
 
 def _max_rel_err(a, b) -> float:
@@ -139,11 +179,15 @@ def worker(config: dict) -> None:
             train_step(-1, x, y)
             optimizer.step()
         # Timed in blocks (--timed-steps split evenly): each block starts with the ranks lined up
-        # at a barrier, and its time is the slowest rank's.
+        # at a barrier, and its time is the slowest rank's. With "yardstick", each block is
+        # followed by one of one process alone (see one_process_block): A B A B, so that the
+        # machine's drift falls on both sides of each pair.
         x, y = batch(0)
         blocks = config.get("blocks", 1)
         per_block = max(1, config["timed_steps"] // blocks)
-        block_seconds = []
+        alone = _one_process_block(model_name, device, dtype, x[shard], y[shard], per_block, cuda) \
+            if config.get("yardstick") and rank == 0 else None
+        block_seconds, single_seconds = [], []
         for _ in range(blocks):
             if cuda:
                 torch.cuda.synchronize()
@@ -157,9 +201,18 @@ def worker(config: dict) -> None:
             elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
             dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
             block_seconds.append(elapsed.item())
+            if config.get("yardstick"):
+                dist.barrier()
+                if alone is not None:
+                    single_seconds.append(alone())  # the other ranks wait at the barrier below
+                dist.barrier()
         result["block_seconds"], result["steps_per_block"] = block_seconds, per_block
         result["seconds"] = sum(block_seconds)
         result["samples_per_s"] = rate_from_blocks(block_seconds, global_batch * per_block)
+        if single_seconds:
+            result["single_block_seconds"] = single_seconds
+            result["single_process_samples_per_s"] = rate_from_blocks(single_seconds, per_rank * per_block)
+            result["scaling_efficiency"] = interleaved_efficiency(block_seconds, single_seconds)
         if rank == 0:
             Path(config["result_file"]).write_text(json.dumps(result))
         dist.destroy_process_group()
@@ -284,11 +337,9 @@ def run(a) -> dict:
     base = {"backend": a.backend, "model": a.model, "steps": a.steps, "timed_steps": a.timed_steps,
             "dtype": a.dtype, "threads": threads, "blocks": min(BLOCKS, a.timed_steps),
             "timeout": a.timeout, "plant_failure": a.plant_failure}
-    result = launch(a.nproc, dict(base, global_batch=a.batch_size, verify=True), a.timeout)
-    # One process, the same per-rank batch and thread budget: the yardstick for scaling.
-    single = launch(1, dict(base, global_batch=a.batch_size // a.nproc, verify=False, plant_failure=None), a.timeout)
-    result["single_process_samples_per_s"] = single["samples_per_s"]
-    result["scaling_efficiency"] = result["samples_per_s"] / (a.nproc * single["samples_per_s"])
+    # The yardstick for scaling (one process, the same per-rank batch and thread budget) is timed
+    # in the same run, a block of it after each block of the ranks.
+    result = launch(a.nproc, dict(base, global_batch=a.batch_size, verify=True, yardstick=True), a.timeout)
     tol = TOLERANCE[a.dtype]
     result["tolerance"] = tol
     result["within_tolerance"] = (result["grad_max_rel_err"] <= tol and result["param_max_rel_err"] <= tol

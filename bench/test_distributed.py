@@ -65,11 +65,25 @@ def test_the_command_on_two_gloo_ranks_in_float32():
         assert key in result, key
     assert result["within_tolerance"] and result["grad_max_rel_err"] <= distributed.TOLERANCE["float32"]
     assert result["samples_per_s"] > 0 and 0 < result["scaling_efficiency"] < 2
-    # both sides of the efficiency are the same statistic: samples per block / the median block
+    # rates: samples per block / the median block; efficiency: the median of the interleaved pairs' ratios
     per_block = result["global_batch_size"] * result["steps_per_block"]
     assert result["samples_per_s"] == pytest.approx(per_block / statistics.median(result["block_seconds"]))
-    assert result["scaling_efficiency"] == pytest.approx(
-        result["samples_per_s"] / (2 * result["single_process_samples_per_s"]))
+    assert len(result["single_block_seconds"]) == len(result["block_seconds"]) == distributed.BLOCKS
+    assert result["single_process_samples_per_s"] == pytest.approx(
+        result["per_rank_batch_size"] * result["steps_per_block"] / statistics.median(result["single_block_seconds"]))
+    assert result["scaling_efficiency"] == pytest.approx(statistics.median(
+        s / t for t, s in zip(result["block_seconds"], result["single_block_seconds"])))
+
+
+def test_efficiency_is_the_median_of_the_pairs_ratios():
+    # N ranks' block i against one process's block i: efficiency s_i / t_i. A drift that slows the
+    # third pair on both sides leaves its ratio, and the median, alone; a ratio of medians of the
+    # two sides taken apart would not pair them.
+    ranks = [2.0, 2.0, 4.0, 2.0, 2.0]
+    alone = [1.0, 1.2, 2.0, 1.1, 1.0]
+    assert distributed.interleaved_efficiency(ranks, alone) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="pairs"):
+        distributed.interleaved_efficiency([1.0], [1.0, 2.0])
 
 
 def test_rates_come_from_the_median_block_not_the_mean():
