@@ -217,7 +217,8 @@ def worker(config: dict) -> None:
             Path(config["result_file"]).write_text(json.dumps(result))
         dist.destroy_process_group()
     except BaseException as error:
-        (error_dir / f"rank{rank}.error").write_text(f"{type(error).__name__}: {error}")
+        failed_at = time.time_ns()  # the file's mtime ticks too coarsely to order two ranks
+        (error_dir / f"rank{rank}.error").write_text(f"{failed_at}\n{type(error).__name__}: {error}")
         raise
     # Leave without freeing this frame or Python's teardown: on torch 2.4.1 (gloo), freeing the DDP
     # Reducer ran ~ProcessGroupGloo, which joins a gloo thread that waits for the GIL the main
@@ -269,7 +270,11 @@ def _failure_message(output: str, error_dir: Path, status: int) -> str:
 
     torchrun lists every failed rank with its exit code. A rank that died without writing its
     error file (it exited, or was killed) is the cause: the others' errors ("connection closed
-    by peer") follow from it. Otherwise the earliest error file is the first failure.
+    by peer") follow from it. Otherwise the earliest failure is the first: each error file starts
+    with the time its rank caught the error (time.time_ns; the others' errors come only after the
+    failed rank's process has closed its connections). File modification times do not order them:
+    the kernel stamps files with a clock that ticks every few milliseconds, and two ranks' files
+    written within one tick tie.
     """
     failed = {int(r): int(c) for r, c in re.findall(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*\n\s*exitcode\s*:\s*(-?\d+)",
                                                   output)}
@@ -280,10 +285,20 @@ def _failure_message(output: str, error_dir: Path, status: int) -> str:
         return (f"rank {rank} exited with code {failed[rank]} without raising; torchrun stopped the others "
                 f"(exit status {status})")
     if errors:
-        rank = min(errors, key=lambda r: errors[r].stat().st_mtime_ns)
-        return f"rank {rank} failed: {errors[rank].read_text().strip()}; torchrun stopped the others (exit status {status})"
+        caught = {r: _read_error_file(path) for r, path in errors.items()}
+        rank = min(caught, key=lambda r: (caught[r][0], r))
+        return f"rank {rank} failed: {caught[rank][1]}; torchrun stopped the others (exit status {status})"
     tail = " | ".join(output.strip().splitlines()[-3:])
     return f"torchrun exited with status {status}: {tail}"
+
+
+def _read_error_file(path: Path) -> tuple[int, str]:
+    """(when the rank caught its error, in ns, the error): the file's first line, then the rest."""
+    stamp, _, message = path.read_text().partition("\n")
+    try:
+        return int(stamp), message.strip()
+    except ValueError:  # not written by this module's worker: order it by its modification time
+        return path.stat().st_mtime_ns, path.read_text().strip()
 
 
 def _failure(text: str) -> dict:

@@ -5,6 +5,7 @@ Marked ``distributed``. Each case starts torchrun (standalone, loopback) via ben
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -116,3 +117,17 @@ def test_nccl_without_cuda_is_one_line(capsys):
     with pytest.raises(SystemExit):
         distributed.parse_args(["--backend", "nccl"])
     assert "needs CUDA" in capsys.readouterr().err
+
+
+def test_the_failure_named_is_the_earliest_caught_not_the_earliest_file(tmp_path):
+    # rank 1 raised first; rank 0's error followed from it. The kernel's coarse file clock can
+    # stamp both files alike, so the order comes from the times written inside them: here the
+    # mtimes even say the opposite, and rank 1 must still be named.
+    (tmp_path / "rank0.error").write_text("2000\nDistBackendError: Connection closed by peer")
+    (tmp_path / "rank1.error").write_text("1000\nRuntimeError: planted failure on rank 1 at step 2")
+    os.utime(tmp_path / "rank0.error", ns=(5, 5))
+    os.utime(tmp_path / "rank1.error", ns=(6, 6))
+    output = ("rank      : 0 (local_rank: 0)\n  exitcode  : 1\n"
+              "rank      : 1 (local_rank: 1)\n  exitcode  : 1\n")
+    message = distributed._failure_message(output, tmp_path, 1)
+    assert message.startswith("rank 1 failed: RuntimeError: planted failure on rank 1 at step 2;"), message
