@@ -42,8 +42,9 @@ test: venv
 # the fidelity cross-check of two CUDA cases against CUDA-event timing, each measurement in its
 # own process; the verification suite's CUDA cases (every execution mode checked against eager);
 # and the quick benchmark set on CPU and CUDA in eager and cudagraph modes (for the CUDA ÷ CPU
-# column), less the CPU's tutorial loop to 95% (3 seeds of about 25 s on the H100 host's CPU, and
-# nothing about the GPU). Writes its JSON, Markdown, nvidia-smi.csv and gpu-check.log
+# column), less the tutorial loop to 95% on either device (3 seeds of about 25 s on the H100
+# host's CPU and 7.5 s on its GPU in the old record; the loop's DataLoader is host work, and the
+# fast loop, eager and cudagraph, is what the GPU is timed by). Writes its JSON, Markdown, nvidia-smi.csv and gpu-check.log
 # into $$OUT when set, else results/gpu-check_<GPU name>/. Uses .venv's python when there is
 # one, else python3, which must import GPU_MODULES: wheels found in .whl/ (make gpu-wheels) are
 # installed for the run first, into /tmp/blitzbench-site.
@@ -75,7 +76,7 @@ gpu-wheels:
 # Steps in order of what they prove (the GPU targets first), each under its own limit so that
 # the whole stays inside one 10-minute call of a lent GPU machine and every step's record is
 # written; a step stopped at its limit is named in the log and fails the check.
-GPU_STEP_LIMITS ?= 150 140 110 140
+GPU_STEP_LIMITS ?= 150 130 110 150
 
 gpu-check-steps:
 	@status=0; start=$$(date +%s); out="$(OUT_DIR)"; set -- $(GPU_STEP_LIMITS); \
@@ -92,7 +93,7 @@ gpu-check-steps:
 	step $$3 "verification, CUDA cases (every mode against eager)" \
 		$(GPU_PY) -m pytest bench tests -m cuda -k "not test_throughput" --benchmark-disable --device cuda -q -p no:cacheprovider; \
 	step $$4 "quick benchmarks, cpu and cuda, eager and cudagraph -> $$out" \
-		$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --modes eager,cudagraph --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cpu-tutorial]" --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds; \
+		$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --modes eager,cudagraph --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cpu-tutorial]" --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cuda-tutorial]" --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds; \
 	echo "gpu-check: $$(( $$(date +%s) - start )) s, exit $$status"; \
 	exit $$status
 
