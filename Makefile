@@ -76,7 +76,7 @@ gpu-wheels:
 # Steps in order of what they prove (the GPU targets first), each under its own limit so that
 # the whole stays inside one 10-minute call of a lent GPU machine and every step's record is
 # written; a step stopped at its limit is named in the log and fails the check.
-GPU_STEP_LIMITS ?= 150 130 110 150
+GPU_STEP_LIMITS ?= 150 120 110 140 20
 
 gpu-check-steps:
 	@status=0; start=$$(date +%s); out="$(OUT_DIR)"; set -- $(GPU_STEP_LIMITS); \
@@ -94,6 +94,7 @@ gpu-check-steps:
 		$(GPU_PY) -m pytest bench tests -m cuda -k "not test_throughput" --benchmark-disable --device cuda -q -p no:cacheprovider; \
 	step $$4 "quick benchmarks, cpu and cuda, eager and cudagraph -> $$out" \
 		$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --modes eager,cudagraph --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cpu-tutorial]" --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cuda-tutorial]" --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds; \
+	step $$5 "the GPU targets, from what was saved in $$out" $(GPU_PY) -m bench.gpu_targets "$$out"; \
 	echo "gpu-check: $$(( $$(date +%s) - start )) s, exit $$status"; \
 	exit $$status
 

@@ -30,7 +30,7 @@ def gpu_check_commands() -> list[list[str]]:
 
 def test_gpu_check_runs_the_verification_the_benchmarks_and_the_fidelity_check():
     modules = [command[2] for command in gpu_check_commands()]
-    assert modules == ["pytest", "bench.fidelity", "pytest", "pytest"]  # the GPU targets first
+    assert modules == ["pytest", "bench.fidelity", "pytest", "pytest", "bench.gpu_targets"]  # the GPU targets first
 
 
 def test_gpu_check_steps_have_limits_that_fit_one_call_of_a_lent_gpu_machine():
