@@ -161,12 +161,22 @@ def verify_once(case: Case) -> float:
     return _verified[key]
 
 
-def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
-    """Check that ``steps`` training steps in ``case``'s mode match eager ones (TF32 off);
-    AssertionError says by how much they differ. Returns the relative error of the tensor nearest
-    its tolerance."""
-    if case.mode == "eager":
-        return 0.0
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """A mode's 3 steps against eager's, at the tensor nearest its tolerance."""
+    case: Case
+    parameter: str
+    error: float  # max |u - u_eager| / max |u_eager|
+    tolerance: float  # in the same unit
+    eager_spread: float  # how far eager's own update moved under one-rounding perturbations, same unit
+
+    @property
+    def ok(self) -> bool:
+        return self.error <= self.tolerance
+
+
+def compare(case: Case, steps: int = VERIFY_STEPS) -> Comparison:
+    """``steps`` training steps in ``case``'s mode against eager ones from the same seed, TF32 off."""
     eager = dataclasses.replace(case, mode="eager")
     with ieee_float32():
         reference, magnitudes = parameter_updates(eager, steps)
@@ -175,10 +185,58 @@ def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
     spread = sensitivity(reference, perturbed)
     allowance = {name: rounding_floor(magnitudes[name], steps) + SENSITIVITY_FACTOR * spread[name] for name in reference}
     error, name, tolerance = update_error(updates, reference, UPDATE_RTOL[case.dtype], allowance)
-    assert error <= tolerance, (
-        f"{case.mode} is not eager: after {steps} training steps from the same seed, {name}'s update "
-        f"differs from eager's by {error:.3g} of its size (accepted: {tolerance:.3g}: {UPDATE_RTOL[case.dtype]:g} "
+    return Comparison(case, name, error, tolerance, spread[name] / (reference[name].abs().max().item() or 1.0))
+
+
+def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
+    """Check that ``steps`` training steps in ``case``'s mode match eager ones (TF32 off);
+    AssertionError says by how much they differ. Returns the relative error of the tensor nearest
+    its tolerance."""
+    if case.mode == "eager":
+        return 0.0
+    c = compare(case, steps)
+    assert c.ok, (
+        f"{case.mode} is not eager: after {steps} training steps from the same seed, {c.parameter}'s update "
+        f"differs from eager's by {c.error:.3g} of its size (accepted: {c.tolerance:.3g}: {UPDATE_RTOL[case.dtype]:g} "
         f"for {case.dtype}, plus float32's rounding of the parameter, plus {SENSITIVITY_FACTOR}x "
-        f"{spread[name] / (reference[name].abs().max().item() or 1.0):.3g}, how far eager's own update moves "
-        f"when its weights move by float32 rounding)")
-    return error
+        f"{c.eager_spread:.3g}, how far eager's own update moves when its weights move by float32 rounding)")
+    return c.error
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.modes CASE [CASE ...]``: each case's mode against eager, as a table
+    (the tensor nearest its tolerance, the error, the tolerance, their ratio); exit 1 when a case
+    fails, 2 on bad input."""
+    import sys
+
+    from tabulate import tabulate
+
+    from bench.devices import unavailable_reason
+    from reference_models import MODELS
+
+    texts = sys.argv[1:] if argv is None else argv
+    try:
+        if not texts or any(t.startswith("-") for t in texts):
+            raise ValueError("usage: python -m bench.modes CASE [CASE ...], such as lenet-cpu-bs1024-train_step-compiled")
+        cases = [Case.parse(t, models=tuple(MODELS)) for t in texts]
+        for case in cases:
+            if case.mode == "eager":
+                raise ValueError(f"case {case.id}: eager is the reference; accepted: a case in another mode")
+            if reason := case.unsupported_reason() or unavailable_reason(case.device):
+                raise ValueError(f"case {case.id}: {reason}")
+    except ValueError as error:
+        print(f"bench.modes: {error}", file=sys.stderr)
+        return 2
+    rows, failed = [], 0
+    for case in cases:
+        c = compare(dataclasses.replace(case, phase="train_step"))
+        failed += not c.ok
+        rows.append([case.id, c.parameter, f"{c.error:.2e}", f"{c.tolerance:.2e}", f"{c.eager_spread:.2e}",
+                     f"{c.error / c.tolerance:.2f}", "yes" if c.ok else "NO"])
+    print(tabulate(rows, headers=["case (its train_step)", "nearest tensor", "error", "tolerance", "eager's own spread",
+                                  "error / tolerance", "passes"], disable_numparse=True))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -162,3 +162,28 @@ def test_the_reduce_overhead_code_path_runs_where_torch_skips_its_graphs():
     compiled code under another name."""
     case = Case("lenet", "cpu", VERIFY_BATCH, "train_step", mode="reduce-overhead")
     assert modes.verify(case) <= modes.UPDATE_RTOL["float32"]
+
+
+@pytest.mark.parametrize("argv, says", [
+    ([], "usage"), (["lenet-cpu-bs8-train_step"], "eager is the reference"),
+    (["lenet-cpu-bs8-train_step-cudagraph"], "need a CUDA device"), (["lenet-cpu-bsx-train_step"], "not of the form"),
+])
+def test_the_command_says_what_is_wrong_in_one_line(argv, says, capsys):
+    assert modes.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err
+
+
+def test_the_command_prints_each_case_against_its_tolerance(capsys):
+    assert modes.main(["chapter_net-cpu-bs4-forward-compiled"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["case", "(its", "train_step)", "nearest"]
+    row = table[2].split()
+    assert row[0] == "chapter_net-cpu-bs4-forward-compiled" and row[-1] == "yes"
+    assert float(row[2]) <= float(row[3]) and float(row[-2]) == pytest.approx(float(row[2]) / float(row[3]), abs=0.01)
+
+
+def test_the_command_exits_1_when_a_mode_computes_something_else(monkeypatch, capsys):
+    compile_wrongly(monkeypatch)
+    assert modes.main(["chapter_net-cpu-bs4-train_step-compiled"]) == 1
+    assert capsys.readouterr().out.splitlines()[2].split()[-1] == "NO"
