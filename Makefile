@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test profile matrix gpu-check gpu-check-steps gpu-wheels clean
+.PHONY: venv bench test report profile matrix gpu-check gpu-check-steps gpu-wheels clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml
 # The main job: every benchmark case, timed.
 bench: venv
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
+
+# Saved runs compared side by side (python -m bench.report; default: everything under results/),
+# e.g. make report ARGS="results/tox --baseline torch24 --format github"
+report: venv
+	$(PY) -m bench.report $(ARGS)
 
 # Profiler traces of the quick benchmark set (TensorBoard / Perfetto), under results/traces/.
 profile: venv
