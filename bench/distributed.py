@@ -14,9 +14,10 @@ verifies itself on rank 0 against one plain process (same seed, same global batc
 (The first two were called grad_max_abs_err and param_max_abs_err, though they were always
 relative to max(1, the largest magnitude).) Then it times --timed-steps further training steps on
 all ranks in blocks (each block's time is the slowest rank's): samples_per_s, all ranks together,
-is samples per block / the median block time. After each block, rank 0 times one block of one
+is samples per block / the median block time. Next to each block, rank 0 times one block of one
 process alone (a plain model, the same per-rank batch and thread budget) while the other ranks
-wait at a barrier: blocks interleaved A B A B, as any comparison on a drifting machine must be.
+wait at a barrier: blocks interleaved, in alternating order (A B, B A, ...), as any comparison on
+a drifting machine must be.
 scaling_efficiency = the median over the pairs of (samples/s of the N ranks) / (N x samples/s
 of one process); single_process_samples_per_s is one process's samples per block / its median
 block. (Before, the one-process yardstick was a second torchrun launch after the first, and a
@@ -180,15 +181,25 @@ def worker(config: dict) -> None:
             optimizer.step()
         # Timed in blocks (--timed-steps split evenly): each block starts with the ranks lined up
         # at a barrier, and its time is the slowest rank's. With "yardstick", each block is
-        # followed by one of one process alone (see one_process_block): A B A B, so that the
-        # machine's drift falls on both sides of each pair.
+        # paired with one of one process alone (_one_process_block), in alternating order
+        # (A B, B A, A B, ...), so that the machine's drift and the position in a pair fall on
+        # both sides alike.
         x, y = batch(0)
         blocks = config.get("blocks", 1)
         per_block = max(1, config["timed_steps"] // blocks)
         alone = _one_process_block(model_name, device, dtype, x[shard], y[shard], per_block, cuda) \
             if config.get("yardstick") and rank == 0 else None
         block_seconds, single_seconds = [], []
-        for _ in range(blocks):
+
+        def time_alone():
+            dist.barrier()
+            if alone is not None:
+                single_seconds.append(alone())  # the other ranks wait at the barrier below
+            dist.barrier()
+
+        for i in range(blocks):
+            if config.get("yardstick") and i % 2 == 1:
+                time_alone()  # odd pairs: one process first (A B, B A, ...), so order cancels out
             if cuda:
                 torch.cuda.synchronize()
             dist.barrier()
@@ -201,11 +212,8 @@ def worker(config: dict) -> None:
             elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64, device=device)
             dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)
             block_seconds.append(elapsed.item())
-            if config.get("yardstick"):
-                dist.barrier()
-                if alone is not None:
-                    single_seconds.append(alone())  # the other ranks wait at the barrier below
-                dist.barrier()
+            if config.get("yardstick") and i % 2 == 0:
+                time_alone()
         result["block_seconds"], result["steps_per_block"] = block_seconds, per_block
         result["seconds"] = sum(block_seconds)
         result["samples_per_s"] = rate_from_blocks(block_seconds, global_batch * per_block)
