@@ -59,15 +59,20 @@ def _run(args: list[str], what: str) -> subprocess.CompletedProcess:
     return done
 
 
+def suite_arguments(case, workdir: Path, out: Path) -> list[str]:
+    """``python`` arguments of the suite's run of one case: its test id and the options that
+    select it (so that the run collects that case alone)."""
+    return ["-m", "pytest", f"bench/test_throughput.py::test_throughput[{case.id}]", "--benchmark-only", "-q",
+            "-p", "no:cacheprovider", f"--batch-sizes={case.batch_size}", f"--device={case.device}",
+            f"--modes={case.mode}", f"--dtypes={case.dtype}", f"--memory-formats={case.memory_format}",
+            f"--results-dir={workdir / 'runs'}", f"--benchmark-json={out}", f"--rootdir={ROOT}"]
+
+
 def suite_median(case, workdir: Path) -> float:
     """The suite's median for one case: ``pytest bench --benchmark-only`` on it, in its own process."""
     out = workdir / f"{case.id}.json"
     out.unlink(missing_ok=True)
-    _run(["-m", "pytest", f"bench/test_throughput.py::test_throughput[{case.id}]", "--benchmark-only", "-q",
-          "-p", "no:cacheprovider", f"--batch-sizes={case.batch_size}", f"--device={case.device}",
-          f"--modes={case.mode}", f"--dtypes={case.dtype}", f"--memory-formats={case.memory_format}",
-          f"--results-dir={workdir / 'runs'}", f"--benchmark-json={out}", f"--rootdir={ROOT}"],
-         f"the suite's run of {case.id}")
+    _run(suite_arguments(case, workdir, out), f"the suite's run of {case.id}")
     if not out.exists():
         raise RuntimeError(f"the suite's run of {case.id} saved no result (was the case skipped?)")
     (bench,) = json.loads(out.read_text())["benchmarks"]

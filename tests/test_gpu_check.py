@@ -72,6 +72,20 @@ def test_every_pytest_command_of_gpu_check_collects_cases():
         assert " collected" in done.stdout or "tests collected" in done.stdout, done.stdout[-500:]
 
 
+def test_the_suite_runs_of_gpu_checks_fidelity_cases_collect_that_case_alone(tmp_path):
+    """Each fidelity measurement starts pytest on one case id with the options that select it; a
+    mismatch would collect nothing (and fail) on the GPU machine, so it is checked here."""
+    from bench.fidelity import parse_case, suite_arguments
+
+    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "bench.fidelity"]
+    for text in fidelity[fidelity.index("--cases") + 1].split(","):
+        case = parse_case(text)
+        done = subprocess.run([sys.executable, *suite_arguments(case, tmp_path, tmp_path / "out.json"), "--collect-only"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+        assert f"test_throughput[{case.id}]" in done.stdout and "1 test collected" in done.stdout, done.stdout[-500:]
+
+
 def test_the_fidelity_cases_of_gpu_check_are_valid_ids():
     from bench.fidelity import parse_case
 
