@@ -72,6 +72,15 @@ def test_every_pytest_command_of_gpu_check_collects_cases():
         assert " collected" in done.stdout or "tests collected" in done.stdout, done.stdout[-500:]
 
 
+def test_the_first_step_times_lenets_training_step_in_all_four_modes_at_64_and_4096():
+    command = gpu_check_commands()[0]
+    done = subprocess.run(command + ["--collect-only"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    ids = sorted(line.split("[", 1)[1].rstrip("]") for line in done.stdout.splitlines() if "test_throughput[" in line)
+    expected = sorted(f"lenet-cuda-bs{bs}-train_step" + (f"-{mode}" if mode != "eager" else "")
+                      for bs in (64, 4096) for mode in ("eager", "compiled", "reduce-overhead", "cudagraph"))
+    assert ids == expected, done.stdout[-800:]
+
+
 def test_the_suite_runs_of_gpu_checks_fidelity_cases_collect_that_case_alone(tmp_path):
     """Each fidelity measurement starts pytest on one case id with the options that select it; a
     mismatch would collect nothing (and fail) on the GPU machine, so it is checked here."""
