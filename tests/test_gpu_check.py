@@ -140,3 +140,15 @@ def test_gpu_check_installs_carried_wheels_and_checks_every_module_the_suite_imp
     needed = {importable.get(name, name) for name in
               (d.split(">")[0].split("<")[0].split("=")[0].strip() for d in declared)} - {"setuptools"}
     assert needed <= checked, f"not checked before gpu-check starts: {needed - checked}"
+
+
+def test_gpu_wheels_requirements_reach_pip_quoted():
+    """A requirement such as mlxtend>=0.23 unquoted in the recipe is a shell redirection: pip
+    gets a bare name and a file named '=0.23' appears."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed here")
+    dry = subprocess.run(["make", "-n", "gpu-wheels"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    (line,) = [part for part in dry.stdout.replace("\\\n", " ").splitlines() if "pip download" in part]
+    words = list(shlex.shlex(line, posix=True, punctuation_chars=True))  # as the shell splits: > is a redirection
+    assert "mlxtend>=0.23" in words, words
