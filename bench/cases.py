@@ -18,8 +18,9 @@ more than torch.compile, and still read under that name from older saved runs):
   cudagraph        the phase captured once with torch.cuda.CUDAGraph on a static batch, replayed
                    per call
 
-Its key, the tuple that lines it up across runs, holds every field. The other kinds of benchmark case (data loading, distributed
-training step, time to accuracy) have keys and names of their own, below.
+Its key, the tuple that lines it up across runs, holds every field. The other kinds of benchmark
+case (data loading, distributed training step, time to accuracy) have keys and names of their
+own, below.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ into series.
 A run is one file. Each of its cases is keyed by what identifies it across runs (bench.cases), so
 that runs from different torch releases or machines line up: throughput cases by model, phase,
 device, batch size, dtype, memory format and execution mode; data-loading cases by dataset, source,
-augmentation and device; distributed cases by model, backend, ranks and global batch.
-Time-to-accuracy cases are single measurements and are not compared.
+augmentation and device; distributed cases by model, backend, ranks and global batch;
+time-to-accuracy cases by model, dataset, device, loop, mode and target, their seeds' median
+seconds the figure compared.
 
 A series is the runs of one setup repeated: the runs a tox environment saved in its folder
 (``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
@@ -25,8 +26,6 @@ from pathlib import Path
 
 from bench.cases import case_key
 from bench.cli import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
-
-
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@
     4. train on the training data
     5. test on the test data, after every epoch
 
-Two loops compute the same thing, the same model, loss and optimizer family:
+Two loops train the same model with the same loss and optimizer family, but not the same steps
+(batch, momentum, weight decay, schedule and augmentation differ):
 
   --loop tutorial   the chapter's loop as written: a DataLoader over the transformed dataset
                     (ToTensor + Normalize on PIL images), batch 4, SGD lr 0.001 momentum 0.9.

@@ -15,19 +15,17 @@ Learning rates, and why each tool uses its own:
   =====================================  ==========================  ===================================
   tool                                   optimizer                   why
   =====================================  ==========================  ===================================
-  benchmarks (bench.workloads), modes'   SGD lr 0.001, momentum 0.9  the tutorial's optimizer
-  verification (bench.modes)                                         (:data:`TUTORIAL_LR`); the time of
-                                                                     a step does not depend on it, and
-                                                                     the modes compare updates relative
-                                                                     to their size
+  benchmarks (bench.workloads)           SGD lr 0.001, momentum 0.9  the tutorial's optimizer
+                                                                     (:data:`TUTORIAL_LR`); the time of
+                                                                     a step does not depend on it
   tutorial loop (train --loop tutorial)  SGD lr 0.001, momentum 0.9  the chapter's loop as written
   fast loop (train --loop fast)          SGD Nesterov, one-cycle to  chosen so that chapter_net reaches
                                          a peak of 0.05, wd 5e-4     97% on mnist5k within 10 epochs
   DDP against one process                SGD lr 0.01, momentum 0.9   :data:`CHECK_LR`: steps ten times
   (bench.distributed), CUDA against the                              the tutorial's, so that a wrong
-  CPU (bench/test_devices.py)                                        gradient or update moves the
-                                                                     parameters by more than float32's
-                                                                     tolerance after a few steps
+  CPU (bench/test_devices.py), a mode                                gradient or update moves the
+  against eager (bench.modes)                                        parameters by more than float32's
+                                                                     rounding of them after a few steps
   training smoke                         Adam lr 3e-3                memorises one batch in 30 steps
   =====================================  ==========================  ===================================
 """
