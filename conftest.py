@@ -20,6 +20,7 @@ from bench import cases, devices, machine, options, results_store, summary_table
 from reference_models import MODELS
 
 PHASE_CHOICES = cases.PHASES
+pytest_plugins = ["bench.instructions_plugin"]  # --instructions (Callgrind counts of the CPU cases)
 
 
 def pytest_addoption(parser):
@@ -261,6 +262,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     ran_devices = [d for d in config.blitz_devices if any(b.extra_info.get("device") == d for b in benchmarks)]
     stem = results_store.run_stem(config.blitz_started, torch.__version__, ran_devices)
     json_path = results_store.save_run(output, config.blitz_results_dir, stem)
+    profiles = config.pluginmanager.get_plugin("bench.instructions_plugin").save_profiles(config, json_path)
     not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
     legend = summary_table.legend(config.blitz_peaks, not_run)
@@ -270,7 +272,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     md_path = results_store.write_atomic(Path(config.blitz_results_dir) / f"{stem}.md",
                                          _markdown_page(output, stem, markdown, legend, config.blitz_started_utc))
     config.blitz_final_lines = ([f"{title}\n{table}\n" for title, table in terminal]
-                                + [legend, f"saved: {json_path}", f"table: {md_path}"])
+                                + [legend, f"saved: {json_path}", f"table: {md_path}"]
+                                + ([f"callgrind profiles: {profiles} (python -m bench.report A B --explain CASE)"]
+                                   if profiles else []))
 
 
 def _report_profiles(tr, config) -> None:

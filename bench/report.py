@@ -42,7 +42,7 @@ from statistics import geometric_mean
 
 from tabulate import tabulate, tabulate_formats
 
-from bench import paired_stats
+from bench import instruction_compare, paired_stats
 from bench.cases import case_mode, case_name, sort_key
 from bench.cli import OneLineParser, shown
 from bench.results_store import write_atomic
@@ -156,14 +156,23 @@ class Report:
     comparisons: dict[int, dict[tuple, Comparison]]  # series index -> case key -> comparison
     summaries: dict[int, SeriesSummary]
     paired_rounds: dict[int, int]
+    min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100
+    counts: dict[int, dict] = field(default_factory=dict)  # series index -> key -> CountComparison
+    count_summaries: dict[int, instruction_compare.CountSummary] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> bool:
+        """Whether any run of any series carries instruction counts."""
+        return any(r.instructions for s in self.series for r in s.runs)
 
     def others(self):
         return [(i, s) for i, s in enumerate(self.series) if s is not self.baseline]
 
 
-def build_report(series: list[Series], baseline: Series, min_change: float) -> Report:
+def build_report(series: list[Series], baseline: Series, min_change: float,
+                 min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100) -> Report:
     keys = sorted({k for s in series for r in s.runs for k in r.cases}, key=sort_key)
-    comparisons, summaries, rounds = {}, {}, {}
+    comparisons, summaries, rounds, counts, count_summaries = {}, {}, {}, {}, {}
     for i, s in enumerate(series):
         if s is baseline:
             continue
@@ -172,7 +181,10 @@ def build_report(series: list[Series], baseline: Series, min_change: float) -> R
         found = {k: compare_case(pairs, k, min_change) for k in keys}
         comparisons[i] = {k: c for k, c in found.items() if c is not None}
         summaries[i] = summarize(pairs, comparisons[i], min_change)
-    return Report(series, baseline, keys, min_change, comparisons, summaries, rounds)
+        counts[i] = instruction_compare.compare_counts(baseline, s, keys, min_change_instructions)
+        count_summaries[i] = instruction_compare.summarize_counts(counts[i], min_change_instructions)
+    return Report(series, baseline, keys, min_change, comparisons, summaries, rounds, min_change_instructions,
+                  counts, count_summaries)
 
 
 def choose_baseline(series: list[Series], spec: str | None) -> Series:
@@ -211,6 +223,8 @@ def render(report: Report, fmt: str) -> str:
         note = (" (baseline)" if s is report.baseline
                 else f" ({SINGLE_RUN})" if report.paired_rounds[i] < 2 else f" ({report.paired_rounds[i]} rounds)")
         headers += [f"{s.label}{note}\nper s", "ratio [interval]", "verdict"]
+        if report.counted:
+            headers += ["instructions\nper call"] + ([] if s is report.baseline else ["instr.\nratio", "instr.\nverdict"])
     rows = []
     for key in report.keys:
         row = [case_name(key), case_mode(key) or "-"]
@@ -218,30 +232,50 @@ def render(report: Report, fmt: str) -> str:
             stats = series_rate(s, key)
             if stats is None:
                 row += ["missing", "", ""]
-                continue
-            row.append(_rate(stats))
-            if s is report.baseline:
-                row += ["1.00", "baseline"]
-            elif key not in report.comparisons[i]:
-                row += ["n/a", "no baseline"]
             else:
-                c = report.comparisons[i][key]
-                row += [c.interval_text, c.verdict]
+                row.append(_rate(stats))
+                if s is report.baseline:
+                    row += ["1.00", "baseline"]
+                elif key not in report.comparisons[i]:
+                    row += ["n/a", "no baseline"]
+                else:
+                    c = report.comparisons[i][key]
+                    row += [c.interval_text, c.verdict]
+            if report.counted:
+                row += _count_cells(report, i, s, key)
         rows.append(row)
     geo, counts = ["geometric mean of ratios", ""], ["verdicts", ""]
     for i, s in enumerate(report.series):
         if s is report.baseline:
-            geo += ["", "1.000", "baseline"]
-            counts += ["", "", ""]
+            geo += ["", "1.000", "baseline"] + (["baseline"] if report.counted else [])
+            counts += ["", "", ""] + ([""] if report.counted else [])
             continue
         summary = report.summaries[i]
         geo += [f"{summary.cases} cases", summary.interval_text,
                 summary.verdict if summary.verdict != SINGLE_RUN else "single run"]
         counts += ["", "", ", ".join(f"{n} {v}" for v, n in summary.counts.items() if n)]
+        if report.counted:
+            cs = report.count_summaries[i]
+            geo += [f"{cs.cases} cases", "n/a" if cs.ratio is None else f"{cs.ratio:.3f}", cs.verdict]
+            counts += ["", "", ", ".join(f"{n} {v}" for v, n in cs.counts.items() if n)]
     rows += [geo, counts]
     if fmt in ("github", "pipe"):
         headers = [h.replace("\n", " ") for h in headers]
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def _count_cells(report: Report, i: int, s: Series, key: tuple) -> list[str]:
+    """instructions per call (with the spread across runs where there are several), and against
+    the baseline its ratio and verdict."""
+    own = instruction_compare.series_count(s, key)
+    cell = "not counted" if own is None else f"{own.per_call:,.0f}" + (
+        f" (±{own.spread_across_runs / 2:.2%}, {own.runs} runs)" if own.spread_across_runs is not None else "")
+    if s is report.baseline:
+        return [cell]
+    c = report.counts.get(i, {}).get(key)
+    if c is None:
+        return [cell, "n/a", "" if own is None else "no baseline count"]
+    return [cell, f"{c.ratio:.4f}", c.verdict]
 
 
 def header(report: Report) -> str:
@@ -265,6 +299,13 @@ def header(report: Report) -> str:
         "unclear otherwise; single runs: the IQR verdict (slower / faster when the interquartile ranges of round "
         f"times do not overlap and the median moved by more than {m:.0%})",
     ]
+    if report.counted:
+        mi = report.min_change_instructions
+        lines.append(
+            "instructions: Callgrind's count per call (median of its repeats; one thread, under valgrind, which hides "
+            f"AVX-512); instr. ratio: series / baseline; more / fewer beyond ±{mi:.1%}, same within. A count does not "
+            "drift between runs as time does, so one run per series decides; it is not time (cache misses, SIMD "
+            "width, memory bandwidth and system calls do not show), so both verdicts are shown")
     machines = {s.machine for s in report.series}
     if len(machines) > 1:
         lines.append("series come from different machines: " + "; ".join(f"{s.label}: {s.machine}" for s in report.series))
@@ -289,8 +330,19 @@ def records(report: Report) -> list[dict]:
                 "coverage": c.coverage if c else None,
                 "verdict": ("baseline" if is_base else c.verdict if c else "missing" if stats is None else "no baseline"),
                 "method": c.method if c else None, "ratios": list(c.ratios) if c else [],
-                "slowdown_bound": c.slowdown_bound if c else None})
+                "slowdown_bound": c.slowdown_bound if c else None, **_count_record(report, i, s, key)})
     return out
+
+
+def _count_record(report: Report, i: int, s: Series, key: tuple) -> dict:
+    own = instruction_compare.series_count(s, key)
+    c = report.counts.get(i, {}).get(key)
+    return {"instructions_per_call": own.per_call if own else None,
+            "instructions_runs": own.runs if own else 0,
+            "instructions_spread_across_runs": own.spread_across_runs if own else None,
+            "instructions_ratio": 1.0 if s is report.baseline and own else c.ratio if c else None,
+            "instructions_verdict": ("baseline" if s is report.baseline and own else c.verdict if c
+                                     else "not counted" if own is None else "no baseline count")}
 
 
 def series_records(report: Report) -> list[dict]:
@@ -306,8 +358,20 @@ def series_records(report: Report) -> list[dict]:
             "coverage": summary.coverage if summary else None,
             "verdict": "baseline" if summary is None else summary.verdict,
             "cases_in_geometric_mean": summary.cases if summary else None,
-            "verdict_counts": summary.counts if summary else None})
+            "verdict_counts": summary.counts if summary else None,
+            **_count_series_record(report, i, s)})
     return out
+
+
+def _count_series_record(report: Report, i: int, s: Series) -> dict:
+    if s is report.baseline:
+        return {"instructions_ratio": 1.0 if report.counted else None,
+                "instructions_verdict": "baseline" if report.counted else "not counted"}
+    cs = report.count_summaries.get(i)
+    return {"instructions_ratio": cs.ratio if cs else None,
+            "instructions_verdict": cs.verdict if cs else "not counted",
+            "instructions_cases_in_geometric_mean": cs.cases if cs else 0,
+            "instructions_verdict_counts": cs.counts if cs else None}
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -404,7 +468,17 @@ def main(argv=None) -> int:
                    help="the smallest change worth calling, in percent (default: %(default)g): faster / slower "
                         "when the whole interval lies beyond it, same when within")
     p.add_argument("--cuda-vs-cpu", action="store_true", help="also print each series' latest CUDA ÷ CPU table")
+    p.add_argument("--min-change-instructions", type=_percent, default=instruction_compare.DEFAULT_MIN_CHANGE_PCT,
+                   metavar="PCT", help="the smallest change of instructions per call worth calling, in percent "
+                   "(default: %(default)g): more / fewer beyond it, same within")
+    p.add_argument("--explain", metavar="CASE", default=None,
+                   help="with two PATHs (A B: runs, or folders whose newest counted run is taken): the functions "
+                        "whose instruction counts changed most in CASE (a case id such as chapter_net-cpu-bs4-forward), "
+                        "exclusive and inclusive, from the callgrind profiles saved beside runs made with --instructions")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="with --explain: how many functions (default: 15)")
     args = p.parse_args(argv)
+    if args.explain is not None:
+        return explain_main(p, args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         p.error(f"--plot {str(args.plot)!r}: accepted: a file name ending in .png")
     if args.min_change >= 100:
@@ -413,7 +487,7 @@ def main(argv=None) -> int:
         runs, notes = collect(args.paths)
         series = group_series(runs)
         baseline = choose_baseline(series, args.baseline)
-        report = build_report(series, baseline, args.min_change / 100)
+        report = build_report(series, baseline, args.min_change / 100, args.min_change_instructions / 100)
         if report.others() and not any(report.comparisons[i] for i, _ in report.others()):
             raise BadInput(f"the runs have no case in common with the baseline ({baseline.label}); nothing to compare")
         for note in notes:
@@ -450,6 +524,48 @@ def main(argv=None) -> int:
                        if c.method == PAIRED else f"{c.slowdown_bound:.1%} slower beyond noise ({SINGLE_RUN})")
                 print(f"  {name} ({label}): {how}", file=sys.stderr)
             return 1
+    return 0
+
+
+def explain_main(p: OneLineParser, args) -> int:
+    """--explain CASE A B: where CASE's instructions went between run A and run B."""
+    from bench.cases import Case
+
+    if len(args.paths) != 2:
+        p.error(f"--explain compares two runs: give A and B (saved runs or folders), not {len(args.paths)} path(s)")
+    if args.top < 1:
+        p.error(f"--top {args.top}: accepted: a positive number of functions, such as 15")
+    try:
+        Case.parse(args.explain)
+    except ValueError as error:
+        p.error(f"--explain: {error}")
+    try:
+        sides = []
+        for path in args.paths:
+            runs, _ = collect([path])
+            found = instruction_compare.profiled_run(runs, args.explain)
+            sides.append((path, runs, found))
+        if all(found is None for _, _, found in sides):
+            have = sorted(set().union(*(instruction_compare.profiled_cases(runs) for _, runs, _ in sides)))
+            raise BadInput(f"--explain {args.explain}: neither {shown(args.paths[0])} nor {shown(args.paths[1])} has a "
+                           "callgrind profile of that case; "
+                           + (f"cases they have: {', '.join(have)}" if have else
+                              "they hold none (runs made with --instructions keep one beside them)"))
+        for path, runs, found in sides:
+            if found is None:
+                raise BadInput(f"--explain {args.explain}: {shown(path)} has no callgrind profile of that case "
+                               "(runs made with pytest bench --benchmark-only --instructions keep one beside them)")
+        (_, _, (run_a, before)), (_, _, (run_b, after)) = sides
+        result = instruction_compare.explain(before, after, args.top)
+        print(instruction_compare.render_explain(args.explain, f"{shown(run_a.path)} (torch {run_a.torch_version})",
+                                                 f"{shown(run_b.path)} (torch {run_b.torch_version})", result,
+                                                 args.format))
+        if args.json:
+            write_atomic(args.json, json.dumps({"case": args.explain, "a": str(run_a.path), "b": str(run_b.path),
+                                                **result}, indent=2) + "\n")
+    except BadInput as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,7 +10,9 @@ seconds the figure compared.
 
 A series is the runs of one setup repeated: the runs a tox environment saved in its folder
 (``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
-and machine. ``python -m bench.matrix`` records in each run it makes the series (the env), the
+and machine. A file named on its own (not found in a named folder) is a series of its own,
+unless its bench.matrix record puts it in a series: two runs of one release named one by one
+are the two sides of a comparison, not two rounds of one side. ``python -m bench.matrix`` records in each run it makes the series (the env), the
 round and the matrix it belongs to (``machine_info["blitzbench_matrix"]``), so that rounds can be
 paired exactly; runs without that record are paired by time order. Torch-free, so that the report
 runs in a small environment.
@@ -41,6 +43,15 @@ class CaseStats:
         return self.units_per_call / self.median_s
 
 
+@dataclass(frozen=True)
+class InstructionCount:
+    """A case's Callgrind count (bench.instructions): instructions per call, the median over its
+    repeats, and their spread ((max - min) / median)."""
+
+    per_call: float
+    spread: float
+
+
 @dataclass
 class Run:
     path: Path
@@ -48,6 +59,8 @@ class Run:
     machine_info: dict
     benchmarks: list[dict]
     cases: dict[tuple, CaseStats] = field(default_factory=dict)
+    instructions: dict[tuple, InstructionCount] = field(default_factory=dict)
+    named: bool = False  # named on the command line as a file (not found in a folder)
 
     @property
     def torch_version(self) -> str:
@@ -105,6 +118,16 @@ def _stats(bench: dict, key: tuple) -> CaseStats | None:
     return CaseStats(median, q1, q3, float(info.get("images", 1)), "images/s")
 
 
+def _instructions(info: dict) -> InstructionCount | None:
+    try:
+        per_call = float(info["instructions_per_call"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (per_call > 0 and math.isfinite(per_call)):
+        return None
+    return InstructionCount(per_call, float(info.get("instructions_spread") or 0.0))
+
+
 def load_run(path: Path) -> Run:
     """One saved run; BadInput when the file is cut short, not JSON, or not a pytest-benchmark run."""
     try:
@@ -123,6 +146,9 @@ def load_run(path: Path) -> Run:
         stats = _stats(bench, key) if key else None
         if stats:
             run.cases[key] = stats
+        count = _instructions(bench.get("extra_info") or {}) if key else None
+        if count:
+            run.instructions[key] = count
     if not run.cases:
         raise BadInput(f"{path}: a pytest-benchmark run with no blitzbench case in it")
     return run
@@ -140,7 +166,9 @@ def collect(paths: list[Path]) -> tuple[list[Run], list[str]]:
         if not path.exists():
             raise BadInput(f"{path}: no such file or folder")
         if path.is_file():
-            runs.append(load_run(path))
+            run = load_run(path)
+            run.named = True
+            runs.append(run)
             continue
         files = sorted(p for p in path.rglob("*.json") if p.is_file())
         if not files:
@@ -180,18 +208,28 @@ class Series:
 
 
 def group_series(runs: list[Run]) -> list[Series]:
-    """Runs grouped into series: by the series bench.matrix recorded, else by folder, and within
-    that by torch version, devices and machine. Series in order of their first run."""
+    """Runs grouped into series: by the series bench.matrix recorded, else a file named on its
+    own by itself, else by folder; within that by torch version, devices and machine. Series in
+    order of their first run."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
-        name = str(run.matrix_record.get("series") or run.path.parent.resolve())
+        recorded = run.matrix_record.get("series")
+        name = str(recorded or (run.path.resolve() if run.named else run.path.parent.resolve()))
         groups.setdefault((name, run.torch_version, tuple(run.devices), run.machine), []).append(run)
-    series = [Series(Path(name).name if "/" in name else name, version, devices, machine,
+    series = [Series(_series_name(name), version, devices, machine,
                      sorted(members, key=lambda r: r.datetime))
               for (name, version, devices, machine), members in groups.items()]
     series.sort(key=lambda s: s.first_datetime)
     _label(series)
     return series
+
+
+def _series_name(name: str) -> str:
+    """A folder's or a named file's name (a file's without .json); a recorded series as it is."""
+    if "/" not in name:
+        return name
+    path = Path(name)
+    return path.stem if path.suffix == ".json" else path.name
 
 
 def _label(series: list[Series]) -> None:
@@ -200,7 +238,10 @@ def _label(series: list[Series]) -> None:
     folders = {s.name for s in series}
     for s in series:
         version = f"torch {s.torch_version} {'+'.join(s.devices)}".strip()
-        s.label = f"{s.name}: {version}" if len(folders) > 1 else version
+        if len(folders) > 1 and s.torch_version.split("+")[0] in s.name:
+            s.label = s.name  # a saved run's file name: it names the version already
+        else:
+            s.label = f"{s.name}: {version}" if len(folders) > 1 else version
     labels = [s.label for s in series]
     for s in series:
         if labels.count(s.label) > 1:

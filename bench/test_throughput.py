@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from bench import devices, modes, profiling, timing
+from bench import devices, instructions, modes, profiling, timing
 from bench.flops import flops_per_sample
 from bench.peak import case_math
 from bench.workloads import Workload
@@ -92,10 +92,25 @@ def _time_on_cpu(benchmark, workload, quick) -> dict:
     return {}
 
 
-def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler):
+def _count_instructions(counter, workload, quick) -> None:
+    """--instructions' counting process (under valgrind): the case's calls counted, not timed;
+    the backward phase's fresh graph is built outside the counted region, as in its timing."""
+    case = workload.case
+    warmup = timing.WARMUP_ITERATIONS["quick" if quick else "full"]
+    if case.phase == "backward":
+        counter.count_case(case.id, workload.backward, setup=lambda: workload.fresh_graph()[0], warmup_calls=warmup,
+                           extra=instructions.cpu_features())
+    else:
+        counter.count_case(case.id, workload.timed, warmup_calls=warmup, extra=instructions.cpu_features())
+
+
+def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler, instruction_counter):
     case = bench_case
     math = case_math(case)  # torch's flags as the case runs (benchmarks keep torch's defaults)
     workload, memory = _build_and_check(case)
+    if instruction_counter is not None:
+        _count_instructions(instruction_counter, workload, quick)
+        return
     timed_on = _time_on_cuda if case.device == "cuda" else _time_on_cpu
     measured = timed_on(benchmark, workload, quick)
     measured.update(memory.figures())  # before FLOP counting, which allocates

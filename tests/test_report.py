@@ -93,7 +93,7 @@ def test_baseline_by_torch_version_and_exports(tmp_path, capsys):
             "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"), "--markdown", str(tmp_path / "r.md")]
     assert report.main(args) == 0
     out = capsys.readouterr().out
-    assert "baseline: torch 2.14.1" in out and out.count("|") > 10
+    assert "baseline: new: torch 2.14.1" in out and out.count("|") > 10
     saved = json.loads((tmp_path / "r.json").read_text())
     old_rows = [r for r in saved["records"] if r["torch_version"] == "2.11.0"]
     assert {r["verdict"] for r in old_rows} == {"slower"} and all(r["ratio"] == pytest.approx(0.5) for r in old_rows)
@@ -156,3 +156,16 @@ def test_min_change_holds_back_small_shifts_between_quiet_runs():
     assert report.compare(base, shifted).verdict == "slower"
     assert report.compare(base, shifted, min_change=0.10).verdict == "same"
     assert report.compare(base, CaseStats(1.2, 1.19, 1.21, 4, "samples/s"), min_change=0.10).verdict == "slower"
+
+
+def test_two_runs_of_one_release_named_one_by_one_are_compared(tmp_path, capsys):
+    """Files named on the command line are separate runs, even from one folder and one release:
+    a copy 30% slower in every case fails the gate (the folder, named as such, stays one series)."""
+    before = make_run(tmp_path / "before.json", "2.15.0", "2026-12-01T10:00:00")
+    after = slowed_copy(before, tmp_path / "after.json", 1.3)
+    assert report.main([str(before), str(after), "--fail-on-regression", "10"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("2 series; baseline: before")
+    assert "chapter_net-cpu-bs4-forward (after: torch 2.15.0 cpu)" in captured.err and "slower" in captured.out
+    assert report.main([str(tmp_path), "--fail-on-regression", "10"]) == 0
+    assert capsys.readouterr().out.startswith("1 series")

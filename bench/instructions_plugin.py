@@ -1,0 +1,193 @@
+"""pytest plugin for ``--instructions`` (bench.instructions): options, the counting process, and
+the counts added to each CPU case's ``extra_info`` before the run is saved.
+
+The timing run times every case as usual; when its test loop is done, it starts one counting
+process (pytest again, under valgrind) on the CPU cases it timed, and adds what that process
+counted. The counting process is the same pytest with ``--instructions-worker DIR``: each case
+builds and checks its workload as in the timing run, then is counted instead of timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bench import callgrind, cases, instructions
+
+PLUGIN_STATE = "blitz_instructions"
+
+
+class State:
+    """The timing run's counting state."""
+
+    def __init__(self):
+        self.nodeids: dict[str, str] = {}  # case id -> node id, CPU cases selected
+        self.batch_sizes: dict[str, int] = {}
+        self.result: instructions.CountingRun | None = None
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("blitzbench")
+    group.addoption("--instructions", action="store_true",
+                    help="also count each CPU case's instructions per call with valgrind's Callgrind (one "
+                         "intra-op thread; median of 3 repeats), saved beside its time; counts do not drift "
+                         "between runs as times do (README, 'Instruction counts')")
+    group.addoption("--instructions-worker", default=None, metavar="DIR", help=argparse.SUPPRESS)
+
+
+def bad_input(config, message: str):
+    """One line, exit status 2 (the suite's bad-input convention)."""
+    pytest.exit(f"blitzbench: {message}", returncode=2)
+
+
+def pytest_configure(config):
+    worker = config.getoption("--instructions-worker")
+    if worker:
+        import torch
+
+        torch.set_num_threads(1)  # one intra-op thread (the environment says so too)
+        config.blitz_instruction_counter = instructions.Counter(worker)
+        return
+    config.blitz_instruction_counter = None
+    if not config.getoption("--instructions"):
+        return
+    reason = callgrind.missing_reason()
+    if reason:
+        bad_input(config, f"--instructions: {reason}")
+    if config.getoption("benchmark_disable", False):
+        bad_input(config, "--instructions adds counts to a saved benchmark run, and --benchmark-disable saves none; "
+                          "use it with pytest bench --benchmark-only")
+    devices = [d.strip() for d in str(config.getoption("--device")).split(",")]
+    modes = [m.strip() for m in str(config.getoption("--modes")).split(",")]
+    if "cpu" not in devices or not set(modes) & set(instructions.COUNTED_MODES):
+        bad_input(config, f"--instructions counts CPU cases, and --device {','.join(devices)} --modes {','.join(modes)} "
+                          f"selects none; accepted: --device including cpu, --modes including "
+                          f"{' or '.join(instructions.COUNTED_MODES)}")
+    setattr(config, PLUGIN_STATE, State())
+
+
+@pytest.fixture
+def instruction_counter(request):
+    """In the counting process: the Counter a benchmark case counts its calls with; else None."""
+    return request.config.blitz_instruction_counter
+
+
+def _selected_case(item) -> cases.Case | None:
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("bench_case") if callspec else None
+    if not isinstance(case, cases.Case) or case.device != "cpu" or case.mode not in instructions.COUNTED_MODES:
+        return None
+    if any(mark.name == "skip" for mark in item.iter_markers()):
+        return None
+    return case
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    state = getattr(config, PLUGIN_STATE, None)
+    if state is None:
+        return
+    for item in items:
+        case = _selected_case(item)
+        if case is not None:
+            state.nodeids[case.id] = item.nodeid
+            state.batch_sizes[case.id] = case.batch_size
+    if not state.nodeids:
+        bad_input(config, "--instructions counts CPU benchmark cases (bench/test_throughput.py), and this selection "
+                          "has none; select some, such as: pytest bench --benchmark-only --quick --device cpu --instructions")
+
+
+def _grid_options(config, counted: list[str]) -> list[str]:
+    """The options that make the counting process generate the same CPU cases."""
+    picked = [cases.Case.parse(case_id) for case_id in counted]
+    options = ["--device", "cpu", "--batch-sizes", ",".join(str(n) for n in sorted({c.batch_size for c in picked}))]
+    for option, axis in (("--models", "model"), ("--phases", "phase"), ("--dtypes", "dtype"),
+                         ("--memory-formats", "memory_format"), ("--modes", "mode")):
+        options += [option, ",".join(dict.fromkeys(getattr(c, axis) for c in picked))]
+    if config.getoption("--quick"):
+        options.append("--quick")
+    return options
+
+
+def _plugins(config) -> list[str]:
+    """The ``-p`` plugins this run was started with, for the counting process too."""
+    args, out = list(config.invocation_params.args), []
+    for i, arg in enumerate(args):
+        if arg == "-p" and i + 1 < len(args):
+            out += ["-p", args[i + 1]]
+        elif arg.startswith("-p") and len(arg) > 2:
+            out.append(arg)
+    return out
+
+
+def _timed_cpu_benchmarks(config) -> dict[str, object]:
+    session = getattr(config, "_benchmarksession", None)  # pytest-benchmark keeps its results only here
+    if session is None:
+        return {}
+    return {b.extra_info.get("case_id"): b for b in session.benchmarks
+            if b and not b.has_error and b.extra_info.get("device") == "cpu" and b.extra_info.get("case_id")}
+
+
+def _median(bench) -> float | None:
+    """A timed case's median seconds per call (pytest-benchmark's Metadata.stats)."""
+    return getattr(getattr(bench, "stats", None), "median", None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    yield
+    config = session.config
+    state = getattr(config, PLUGIN_STATE, None)
+    if state is None or session.shouldstop:
+        return
+    timed = _timed_cpu_benchmarks(config)
+    counted = [case_id for case_id in state.nodeids if case_id in timed]
+    if not counted:
+        return
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    write = (lambda line: tr.write_line(f"blitzbench: {line}")) if tr else print
+    write(f"counting instructions of {len(counted)} CPU case{'s' * (len(counted) != 1)} in one valgrind process "
+          f"({callgrind.valgrind_version()}, one thread) ...")
+    calls = {c: instructions.calls_per_repeat(_median(timed[c])) for c in counted}
+    result = instructions.run_counting({c: state.batch_sizes[c] for c in counted}, [state.nodeids[c] for c in counted],
+                                       _grid_options(config, counted), _plugins(config), config.rootpath, write, calls)
+    state.result = result
+    for case_id in counted:
+        bench = timed[case_id]
+        if case_id in result.counts:
+            bench.extra_info.update(result.counts[case_id].extra_info())
+        else:
+            bench.extra_info["instructions_missing"] = result.missing.get(case_id, "not counted")
+    write(f"counted {len(result.counts)} of {len(counted)} cases in {result.seconds:.0f} s")
+    if result.missing:
+        write("instructions missing for " + ", ".join(sorted(result.missing)) + "; the counting process's last lines:\n"
+              + result.log_tail)
+        session.testsfailed += 1  # the run asked for counts it did not get: it fails
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    state = getattr(config, PLUGIN_STATE, None)
+    if state is None or state.result is None:
+        return
+    result = state.result
+    machine_info["instructions"] = {
+        "valgrind": result.valgrind, "tool": "callgrind (Ir: instructions executed)",
+        "seen_under_valgrind": result.features,
+        "note": "valgrind hides AVX-512, so kernels take their AVX2 paths while counted",
+        "repeats": instructions.REPEATS,
+        "calls_per_repeat": f"1 to {instructions.MAX_CALLS_PER_REPEAT}, about {instructions.BLOCK_SECONDS * 1000:g} ms "
+                            "of the case's timed calls (instructions_calls_per_repeat per case)",
+        "counting_seconds": round(result.seconds, 1),
+    }
+
+
+def save_profiles(config, json_path) -> str | None:
+    """After the run is saved: its cases' callgrind profiles beside it; the path, or None."""
+    state = getattr(config, PLUGIN_STATE, None)
+    if state is None or state.result is None or not state.result.counts:
+        return None
+    path = instructions.profile_path_for(json_path)
+    instructions.save_profiles(path, state.result.counts, {"valgrind": state.result.valgrind,
+                                                           **state.result.features})
+    return str(path)
