@@ -265,7 +265,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     profiles = config.pluginmanager.get_plugin("bench.instructions_plugin").save_profiles(config, json_path)
     not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
-    legend = summary_table.legend(config.blitz_peaks, not_run)
+    counted = any("instructions_per_call" in (b.get("extra_info") or {}) for b in output["benchmarks"])
+    legend = summary_table.legend(config.blitz_peaks, not_run, counted)
     devices_shown = list(config.blitz_devices)
     terminal = summary_table.all_tables(output["benchmarks"], devices_shown)
     markdown = summary_table.all_tables(output["benchmarks"], devices_shown, fmt="github")

@@ -93,6 +93,7 @@ class Counter:
                    repeats: int = REPEATS, calls: int | None = None, extra: dict | None = None) -> None:
         """Warm up, count a baseline block and ``repeats`` blocks of ``call``, record them."""
         calls = calls or int(self.plan.get(case_id, MAX_CALLS_PER_REPEAT))
+        started = time.perf_counter()
         args = ()
         for _ in range(max(1, warmup_calls)):
             args = setup() if setup is not None else ()
@@ -100,6 +101,7 @@ class Counter:
         # The baseline block passes the last warm-up arguments again: the loop and the client
         # requests as in the counted blocks, without building a graph it would not use.
         baseline_setup = (lambda: args) if setup is not None else None
+        warmed = time.perf_counter()
         # Switching instrumentation on makes callgrind translate the code afresh, which costs
         # seconds: once per case, around its blocks only.
         self.requests.start_instrumentation()
@@ -109,6 +111,7 @@ class Counter:
         finally:
             self.requests.stop_instrumentation()
         record = {"case_id": case_id, "calls": calls, "baseline_part": baseline, "repeat_parts": parts,
+                  "warmup_seconds": warmed - started, "counting_seconds": time.perf_counter() - warmed,
                   "time": time.time(), **(extra or {})}
         with open(self.out_dir / MANIFEST, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -213,6 +216,7 @@ class CountingRun:
     valgrind: str
     features: dict
     log_tail: str = ""
+    jobs: int = 1
 
 
 def worker_command(out_dir: Path, nodeids: list[str], grid_options: list[str], plugins: list[str]) -> list[str]:
@@ -221,43 +225,82 @@ def worker_command(out_dir: Path, nodeids: list[str], grid_options: list[str], p
                "--instructions-worker", str(out_dir), *grid_options, *plugins])
 
 
-def run_counting(cases: dict[str, int], nodeids: list[str], grid_options: list[str], plugins: list[str],
-                 cwd: Path, progress=print, calls: dict[str, int] | None = None) -> CountingRun:
-    """Count ``cases`` (case id -> batch size; their pytest node ids) in one valgrind process,
-    one progress line per case as it is counted; ``calls``: calls per repeat by case id."""
+def split_cases(weights: dict[str, float], jobs: int) -> list[list[str]]:
+    """Cases shared among ``jobs`` counting processes, each case's weight (its timed median) to
+    the least loaded one, heaviest first; each process keeps the cases in their given order."""
+    jobs = max(1, min(jobs, len(weights)))
+    loads, groups = [0.0] * jobs, [set() for _ in range(jobs)]
+    for case_id in sorted(weights, key=lambda c: -weights[c]):
+        i = loads.index(min(loads))
+        loads[i] += weights[case_id]
+        groups[i].add(case_id)
+    return [[c for c in weights if c in group] for group in groups if group]
+
+
+def default_jobs() -> int:
+    """Counting processes at once: one per CPU (valgrind runs a process on one core at a time),
+    at most 4. Counts do not depend on what else the machine is doing."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_counting(cases: dict[str, int], nodeids: dict[str, str], grid_options, plugins: list[str], cwd: Path,
+                 progress=print, calls: dict[str, int] | None = None, weights: dict[str, float] | None = None,
+                 jobs: int = 1) -> CountingRun:
+    """Count ``cases`` (case id -> batch size) in ``jobs`` valgrind processes at once, one
+    progress line per case as it is counted. ``nodeids``: their pytest node ids;
+    ``grid_options(case_ids)``: the options that generate those cases; ``calls``: calls per
+    repeat; ``weights``: each case's expected cost, for sharing them out."""
     started = time.perf_counter()
     version = callgrind.valgrind_version() or "valgrind (version unknown)"
-    counts, features = {}, {}
+    counts, features, tails, failures = {}, {}, [], []
+    groups = split_cases(weights or {c: 1.0 for c in cases}, jobs)
     with tempfile.TemporaryDirectory(prefix="blitzbench-callgrind-") as tmp:
-        out_dir = Path(tmp)
-        (out_dir / PLAN).write_text(json.dumps(calls or {}), encoding="utf-8")
-        log_path = out_dir / "worker.log"
-        with open(log_path, "w", encoding="utf-8") as log:
-            process = subprocess.Popen(worker_command(out_dir, nodeids, grid_options, plugins), cwd=cwd,
-                                       stdout=log, stderr=subprocess.STDOUT, env=worker_environment())
-            seen = 0
-            while True:
-                finished = process.poll() is not None
-                records = read_manifest(out_dir)
-                for record in records[seen:]:
-                    count = summarise(record, out_dir, cases.get(record["case_id"], 1))
-                    counts[count.case_id] = count
-                    features = {k: record[k] for k in ("cpu_capability", "torch_threads", "torch_interop_threads")
-                                if k in record}
-                    progress(f"counted {count.case_id}: {count.median:,.0f} instructions per call "
-                             f"(spread {count.spread:.3%}, {time.perf_counter() - started:.0f} s)")
-                seen = len(records)
-                if finished:
-                    break
+        workers = []
+        for i, group in enumerate(groups):
+            out_dir = Path(tmp) / f"job{i}"
+            out_dir.mkdir()
+            (out_dir / PLAN).write_text(json.dumps({c: (calls or {}).get(c, MAX_CALLS_PER_REPEAT) for c in group}),
+                                        encoding="utf-8")
+            log = open(out_dir / "worker.log", "w", encoding="utf-8")
+            command = worker_command(out_dir, [nodeids[c] for c in group], grid_options(group), plugins)
+            process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                       env=worker_environment())
+            workers.append({"dir": out_dir, "log": log, "process": process, "seen": 0})
+        try:
+            while workers and any(w["process"].returncode is None for w in workers):
                 time.sleep(0.5)
-        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+                for w in workers:
+                    finished = w["process"].poll() is not None
+                    records = read_manifest(w["dir"])
+                    for record in records[w["seen"]:]:
+                        count = summarise(record, w["dir"], cases.get(record["case_id"], 1))
+                        counts[count.case_id] = count
+                        features = {k: record[k] for k in ("cpu_capability", "torch_threads", "torch_interop_threads")
+                                    if k in record}
+                        progress(f"counted {count.case_id}: {count.median:,.0f} instructions per call "
+                                 f"(spread {count.spread:.3%}; {len(counts)}/{len(cases)}, "
+                                 f"{time.perf_counter() - started:.0f} s)")
+                    w["seen"] = len(records)
+                    if finished and not w.get("done"):
+                        w["done"] = True
+                        w["log"].close()
+                        tail = (w["dir"] / "worker.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
+                        tails.append("\n".join(tail[-15:]))
+                        if w["process"].returncode != 0:
+                            failures.append(f"exit status {w['process'].returncode}" + (f": {tail[-1]}" if tail else ""))
+        finally:
+            for w in workers:
+                if w["process"].poll() is None:
+                    w["process"].kill()
+                    w["process"].wait()
+                if not w["log"].closed:
+                    w["log"].close()
     seconds = time.perf_counter() - started
     missing = {}
-    if process.returncode != 0 or len(counts) < len(cases):
-        why = (f"the counting process (valgrind) ended with exit status {process.returncode}"
-               + (f": {tail[-1]}" if tail else ""))
+    if failures or len(counts) < len(cases):
+        why = "a counting process (valgrind) ended with " + ("; ".join(failures) or "exit status 0")
         missing = {case_id: why for case_id in cases if case_id not in counts}
-    return CountingRun(counts, missing, seconds, version, features, "\n".join(tail))
+    return CountingRun(counts, missing, seconds, version, features, "\n".join(tails), len(groups))
 
 
 def save_profiles(path: Path, counts: dict[str, CaseCount], meta: dict) -> Path:

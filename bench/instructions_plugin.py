@@ -25,6 +25,7 @@ class State:
         self.nodeids: dict[str, str] = {}  # case id -> node id, CPU cases selected
         self.batch_sizes: dict[str, int] = {}
         self.result: instructions.CountingRun | None = None
+        self.jobs = 1
 
 
 def pytest_addoption(parser):
@@ -33,6 +34,9 @@ def pytest_addoption(parser):
                     help="also count each CPU case's instructions per call with valgrind's Callgrind (one "
                          "intra-op thread; median of 3 repeats), saved beside its time; counts do not drift "
                          "between runs as times do (README, 'Instruction counts')")
+    group.addoption("--instructions-jobs", default=None, metavar="N",
+                    help="with --instructions: counting processes at once (default: one per CPU, at most 4; "
+                         "counts do not depend on the load)")
     group.addoption("--instructions-worker", default=None, metavar="DIR", help=argparse.SUPPRESS)
 
 
@@ -50,8 +54,17 @@ def pytest_configure(config):
         config.blitz_instruction_counter = instructions.Counter(worker)
         return
     config.blitz_instruction_counter = None
+    jobs_text = config.getoption("--instructions-jobs")
     if not config.getoption("--instructions"):
+        if jobs_text is not None:
+            bad_input(config, "--instructions-jobs goes with --instructions")
         return
+    try:
+        jobs = int(jobs_text) if jobs_text is not None else instructions.default_jobs()
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        bad_input(config, f"--instructions-jobs {jobs_text!r}: accepted: a positive integer, such as 2")
     reason = callgrind.missing_reason()
     if reason:
         bad_input(config, f"--instructions: {reason}")
@@ -64,7 +77,9 @@ def pytest_configure(config):
         bad_input(config, f"--instructions counts CPU cases, and --device {','.join(devices)} --modes {','.join(modes)} "
                           f"selects none; accepted: --device including cpu, --modes including "
                           f"{' or '.join(instructions.COUNTED_MODES)}")
-    setattr(config, PLUGIN_STATE, State())
+    state = State()
+    state.jobs = jobs
+    setattr(config, PLUGIN_STATE, state)
 
 
 @pytest.fixture
@@ -147,11 +162,14 @@ def pytest_runtestloop(session):
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
     write = (lambda line: tr.write_line(f"blitzbench: {line}")) if tr else print
-    write(f"counting instructions of {len(counted)} CPU case{'s' * (len(counted) != 1)} in one valgrind process "
-          f"({callgrind.valgrind_version()}, one thread) ...")
+    jobs = min(state.jobs, len(counted))
+    write(f"counting instructions of {len(counted)} CPU case{'s' * (len(counted) != 1)} in {jobs} valgrind "
+          f"process{'es' * (jobs != 1)} at once ({callgrind.valgrind_version()}, one thread each) ...")
     calls = {c: instructions.calls_per_repeat(_median(timed[c])) for c in counted}
-    result = instructions.run_counting({c: state.batch_sizes[c] for c in counted}, [state.nodeids[c] for c in counted],
-                                       _grid_options(config, counted), _plugins(config), config.rootpath, write, calls)
+    weights = {c: _median(timed[c]) or 1.0 for c in counted}
+    result = instructions.run_counting({c: state.batch_sizes[c] for c in counted}, state.nodeids,
+                                       lambda group: _grid_options(config, group), _plugins(config), config.rootpath,
+                                       write, calls, weights, jobs)
     state.result = result
     for case_id in counted:
         bench = timed[case_id]
@@ -178,7 +196,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "repeats": instructions.REPEATS,
         "calls_per_repeat": f"1 to {instructions.MAX_CALLS_PER_REPEAT}, about {instructions.BLOCK_SECONDS * 1000:g} ms "
                             "of the case's timed calls (instructions_calls_per_repeat per case)",
-        "counting_seconds": round(result.seconds, 1),
+        "counting_seconds": round(result.seconds, 1), "counting_processes": result.jobs,
     }
 
 

@@ -1,7 +1,8 @@
 """Interleaved runs of tox environments: how to compare torch releases on a machine that drifts.
 
-    python -m bench.matrix ENV,ENV[,...] [--rounds R] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    python -m bench.matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
     make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
+    python -m bench.matrix torch24,torch215 --instructions -- --quick --device cpu
 
 Round r runs each environment's benchmark command once (``tox -e ENV -- PYTEST_ARGS``), in the
 listed order in odd rounds and in reverse in even ones (A B, B A, A B, ...: counterbalanced, so
@@ -18,10 +19,15 @@ run: env, round, its time, elapsed, estimated time left; every run's output goes
 ``DIR/matrix-<id>.log``. A failing run stops the matrix naming the env (exit 1); Ctrl-C stops the
 run in progress, which saves nothing, and keeps every finished run (exit 130). Bad input (an
 unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
+
+``--instructions`` passes ``--instructions`` to each run (bench.instructions: Callgrind counts of
+the CPU cases, which do not drift), and makes one round the default: a count decides in one run.
+Each progress line then says how long the counting took in that environment.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -154,6 +160,15 @@ def _tail(log_path: Path, lines: int = 15) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
+def counting_seconds(run_path: Path) -> float | None:
+    """How long a run spent counting instructions (its machine_info), or None."""
+    try:
+        info = json.loads(run_path.read_text(encoding="utf-8")).get("machine_info") or {}
+        return float(info["instructions"]["counting_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], pytest_args: list[str],
                out=sys.stdout) -> list[Path]:
     """Create the environments, then run the schedule; the saved run files, in order."""
@@ -190,8 +205,10 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
                 saved.append(new[0])
                 elapsed = time.perf_counter() - began
                 left = elapsed / done * (len(plan) - done)
+                counting = counting_seconds(new[0]) if "--instructions" in pytest_args else None
                 print(f"[{done}/{len(plan)}] round {round_number}/{rounds} {env}: {_duration(time.perf_counter() - started)}"
-                      f", saved {shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
+                      + (f" (counting instructions {_duration(counting)})" if counting is not None else "")
+                      + f", saved {shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
                       file=out, flush=True)
         except KeyboardInterrupt:
             print(f"\n{PROG}: interrupted; the run in progress saved nothing; {len(saved)} finished runs are kept "
@@ -210,15 +227,20 @@ def main(argv=None) -> int:
         argv, pytest_args = argv[:cut], argv[cut + 1:]
     p = OneLineParser(prog=PROG, description="Interleaved runs of tox environments (see the module docstring).")
     p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments (tox -l lists them)")
-    p.add_argument("--rounds", default=str(DEFAULT_ROUNDS), metavar="R",
+    p.add_argument("--rounds", default=None, metavar="R",
                    help=f"rounds, each running every environment once (default: {DEFAULT_ROUNDS}, the fewest "
-                        "for a 95%% interval)")
+                        "for a 95%% interval; 1 with --instructions)")
+    p.add_argument("--instructions", action="store_true",
+                   help="also count each CPU case's instructions (pytest's --instructions); one round is enough for "
+                        "counts, which do not drift")
     p.add_argument("--results-dir", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
                    help="runs are saved under DIR/<env>/ (default: results/tox)")
     p.add_argument("--tox", default=None, metavar="CMD", help="the tox command (default: tox beside this Python, "
                    "else on PATH)")
     args = p.parse_args(argv)
     try:
+        if args.rounds is None:
+            args.rounds = "1" if args.instructions else str(DEFAULT_ROUNDS)
         try:
             rounds = int(args.rounds)
         except ValueError:
@@ -233,9 +255,12 @@ def main(argv=None) -> int:
     except BadInput as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if args.instructions and "--instructions" not in pytest_args:
+        pytest_args = ["--instructions", *pytest_args]
     if rounds < MIN_ROUNDS:
-        print(f"{PROG}: note: with {rounds} rounds the report's intervals cover less than 95%, and it calls "
-              f"no change; {MIN_ROUNDS} rounds are the fewest that can", file=sys.stderr)
+        print(f"{PROG}: note: with {rounds} rounds the report's time intervals cover less than 95%, and it calls "
+              f"no change of time; {MIN_ROUNDS} rounds are the fewest that can"
+              + ("; instruction counts are compared from one run" if args.instructions else ""), file=sys.stderr)
     try:
         run_matrix(envs, rounds, args.results_dir, tox, pytest_args)
     except RunFailed as error:

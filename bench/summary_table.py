@@ -55,6 +55,13 @@ def _noise_cell(bench: dict) -> str:
     return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")
 
 
+def instructions_cell(info: dict) -> str:
+    """Callgrind's instructions per call with the spread of its repeats, or why it is missing."""
+    if "instructions_per_call" in info:
+        return f"{info['instructions_per_call']:,.0f} ({100 * info.get('instructions_spread', 0):.2f}%)"
+    return f"missing: {info['instructions_missing']}" if "instructions_missing" in info else "n/a"
+
+
 def _busy_cell(info: dict) -> str:
     busy = info.get("device_busy_fraction")
     return "n/a" if busy is None else f"{100 * busy:.0f}%" + (" launch-bound" if busy < LAUNCH_BOUND_BELOW else "")
@@ -92,8 +99,12 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
     show_math = {device: any(math_label(by_device[device]["extra_info"].get("math")) not in ("float32", "n/a")
                              for by_device in cases.values() if device in by_device) for device in devices}
     headers = ["model", "phase", "batch", "mode"] + (["variant"] if show_variant else [])
+    counted = any("instructions_per_call" in b["extra_info"] or "instructions_missing" in b["extra_info"]
+                  for by_device in cases.values() for b in by_device.values())
     for device in devices:
         headers += [f"{device} samples/s", f"{device} GFLOP/s", f"{device} % peak", f"{device} noise"]
+        if counted and device == "cpu":
+            headers.append("cpu instructions/call (spread)")
         if show_math[device]:
             headers.append(f"{device} math")
         if device == "cuda":
@@ -108,11 +119,14 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
         for device in devices:
             bench = by_device.get(device)
             if bench is None:
-                row += [NOT_RUN, "", "", ""] + [""] * (show_math[device] + (device == "cuda"))
+                row += [NOT_RUN, "", "", ""] + [""] * (show_math[device] + (device == "cuda")
+                                                       + (counted and device == "cpu"))
                 continue
             info = bench["extra_info"]
             row += [_fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("gflops_per_s")),
                     _fmt_percent(info.get("peak_fraction")), _noise_cell(bench)]
+            if counted and device == "cpu":
+                row.append(instructions_cell(info))
             if show_math[device]:
                 row.append(math_label(info.get("math")))
             if device == "cuda":
@@ -153,7 +167,7 @@ def fastest_mode_lines(cases: dict[Case, dict[str, dict]]) -> list[str]:
     return lines
 
 
-def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
+def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = False) -> str:
     lines = [
         "samples/s = batch size / median time. noise = IQR / median of the timed rounds; "
         f"'noisy' above {NOISE_LIMIT:.0%}.",
@@ -167,6 +181,10 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str]) -> str:
         lines.append("cuda busy = GPU kernel time / wall time over a profiled window of the same calls; "
                      f"'launch-bound' below {LAUNCH_BOUND_BELOW:.0%}. cuda ÷ cpu eager: each CUDA row over "
                      "the CPU's eager float32 case of the same model, phase and batch.")
+    if counted:
+        lines.append("cpu instructions/call: Callgrind's count of one call (median of its repeats, one thread, under "
+                     "valgrind, which hides AVX-512); spread = (max - min) / median of the repeats. Counts do not drift "
+                     "between runs as times do; they are not time (python -m bench.report compares them).")
     lines += [f"{device}: not run: {reason}" for device, reason in not_run.items()]
     return "\n".join(lines)
 

@@ -67,6 +67,17 @@ def test_runs_interleave_create_first_record_rounds_and_report_progress(tmp_path
     assert list((tmp_path / "results").glob("matrix-*.log"))
 
 
+def test_instructions_count_in_one_round_and_the_progress_says_how_long(tmp_path):
+    done = run_matrix(tmp_path, "torch24,torch215", "--instructions", "--", "--quick", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    runs = [(env, argv) for env, argv in calls(tmp_path) if "--notest" not in argv]
+    assert [env for env, _ in runs] == ["torch24", "torch215"]  # one round by default
+    assert all("--instructions" in argv and argv[-3:] == ["--quick", "--device", "cpu"] for _, argv in runs)
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert len(progress) == 2 and all("(counting instructions 12s)" in line for line in progress)
+    assert "instruction counts are compared from one run" in done.stderr
+
+
 def test_a_failing_run_stops_the_matrix_naming_the_env(tmp_path):
     done = run_matrix(tmp_path, "torch24,torch215", "--rounds", "2", fake_env={"FAKE_TOX_FAIL": "torch215"})
     assert done.returncode == 1

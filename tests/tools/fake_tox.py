@@ -60,6 +60,9 @@ def main(argv):
                            "stats": {"median": median, "q1": median, "q3": median, "iqr": 0.0},
                            "extra_info": {"model": "chapter_net", "phase": "forward", "device": "cpu",
                                           "batch_size": 4}}]}
+    if "--instructions" in args:  # as bench.instructions_plugin records a counted run
+        run["machine_info"]["instructions"] = {"valgrind": "valgrind-3.19.0", "counting_seconds": 12.0}
+        run["benchmarks"][0]["extra_info"].update(instructions_per_call=2.8e6, instructions_spread=0.001)
     (folder / f"{now:%Y%m%d-%H%M%S-%f}_torch-2.14.1_cpu.json").write_text(json.dumps(run))
     return 0
 
