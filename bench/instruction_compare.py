@@ -160,6 +160,17 @@ def profiled_cases(runs: list[Run]) -> list[str]:
     return sorted(names)
 
 
+NAME_WIDTH = 110
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """A long C++ name cut in the middle for the table (the JSON keeps it whole)."""
+    if len(name) <= width:
+        return name
+    head = width * 2 // 3
+    return f"{name[:head]}…{name[-(width - head - 1):]}"
+
+
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -174,11 +185,11 @@ def render_explain(case_id: str, before_label: str, after_label: str, result: di
              "(install paths left out); change of total: the function's change over A's total"]
     for label, title in (("exclusive", "exclusive (instructions in the function itself)"),
                          ("inclusive", "inclusive (the function and what it calls; recursion counted once)")):
-        rows = [[r["function"], _count(r["before"]), _count(r["after"]), f"{r['change']:+,.0f}",
+        rows = [[short_name(r["function"]), _count(r["before"]), _count(r["after"]), f"{r['change']:+,.0f}",
                  f"{r['change_of_total']:+.2%}",
                  "new" if r["change_of_function"] is None else f"{r['change_of_function']:+.1%}"]
                 for r in result[label]]
         lines += ["", f"largest changes, {title}:",
                   tabulate(rows, headers=["function", "A", "B", "change", "of total", "of function"],
-                           tablefmt=fmt, disable_numparse=True, maxcolwidths=[90, None, None, None, None, None])]
+                           tablefmt=fmt, disable_numparse=True)]
     return "\n".join(lines)

@@ -3,10 +3,18 @@
     python -m bench.report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
                            [--format FMT] [--csv FILE] [--json FILE] [--markdown FILE]
                            [--plot FILE.png] [--fail-on-regression PCT] [--cuda-vs-cpu]
+                           [--min-change-instructions PCT]
+    python -m bench.report A B --explain CASE [--top N]
 
 PATHs are saved runs or folders of them (default: results/). Runs are grouped into series
 (bench.saved_runs.group_series: one per tox environment's folder, or per torch version, devices
-and machine in one flat folder). Cases are matched across series by their key (bench.cases).
+and machine in one flat folder; a file named on its own is a series of its own). Cases are
+matched across series by their key (bench.cases).
+
+Runs made with ``--instructions`` also carry Callgrind counts; where both sides have them, the
+count's ratio and verdict (bench.instruction_compare: more / fewer beyond
+``--min-change-instructions``, default 1%) are shown beside the time's. ``--explain CASE`` with two
+PATHs lists the functions whose counts changed most in that case.
 
 Between a series and the baseline series, per case, when both have 2 or more runs: the runs are
 paired round by round (as bench.matrix recorded the rounds, else by time order); the ratio is the
@@ -267,6 +275,8 @@ def render(report: Report, fmt: str) -> str:
 def _count_cells(report: Report, i: int, s: Series, key: tuple) -> list[str]:
     """instructions per call (with the spread across runs where there are several), and against
     the baseline its ratio and verdict."""
+    if key[0] != "throughput":  # only throughput cases are counted
+        return ["-"] if s is report.baseline else ["-", "", ""]
     own = instruction_compare.series_count(s, key)
     cell = "not counted" if own is None else f"{own.per_call:,.0f}" + (
         f" (±{own.spread_across_runs / 2:.2%}, {own.runs} runs)" if own.spread_across_runs is not None else "")

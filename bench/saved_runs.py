@@ -246,6 +246,12 @@ def _label(series: list[Series]) -> None:
     for s in series:
         if labels.count(s.label) > 1:
             s.label += f" on {s.machine}"
+    # Runs named one by one whose file names (started in the same second) and machine are the
+    # same: their folders tell them apart.
+    labels = [s.label for s in series]
+    for s in series:
+        if labels.count(s.label) > 1:
+            s.name, s.label = f"{s.folder.name}/{s.name}", f"{s.folder.name}/{s.label}"
 
 
 def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:

@@ -169,3 +169,13 @@ def test_two_runs_of_one_release_named_one_by_one_are_compared(tmp_path, capsys)
     assert "chapter_net-cpu-bs4-forward (after: torch 2.15.0 cpu)" in captured.err and "slower" in captured.out
     assert report.main([str(tmp_path), "--fail-on-regression", "10"]) == 0
     assert capsys.readouterr().out.startswith("1 series")
+
+
+def test_runs_named_one_by_one_with_the_same_file_name_are_told_apart_by_folder(tmp_path, capsys):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = make_run(tmp_path / "a" / "20261201-100000_torch-2.15.0_cpu.json", "2.15.0", "2026-12-01T10:00:00")
+    second = slowed_copy(first, tmp_path / "b" / first.name, 1.3)
+    out = tmp_path / "r.json"
+    assert report.main([str(first), str(second), "--json", str(out)]) == 0
+    names = [s["series"] for s in json.loads(out.read_text())["series"]]
+    assert names == ["a/20261201-100000_torch-2.15.0_cpu", "b/20261201-100000_torch-2.15.0_cpu"]
