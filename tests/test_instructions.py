@@ -136,27 +136,27 @@ def test_each_counted_case_carries_its_counts_and_the_run_says_how(counted_runs)
     assert "counted chapter_net-cpu-bs4-train_step" in out and "instructions" in out
 
 
+def _against_first(counted_runs, tmp_path, name: str) -> tuple[dict[str, dict], dict]:
+    """Run ``name`` against the first run: its records by case, and its series record."""
+    data = _report_json(tmp_path, counted_runs["first"][0], counted_runs[name][0])
+    [series] = [s for s in data["series"] if not s["baseline"]]
+    return _instruction_records(data, series["series"]), series
+
+
 @needs_valgrind
 def test_the_same_release_counted_twice_calls_no_change(counted_runs, tmp_path):
-    (first, _), (second, _) = counted_runs["first"], counted_runs["second"]
-    data = _report_json(tmp_path, first, second)
-    other = [s for s in data["series"] if not s["baseline"]][0]["series"]
-    records = _instruction_records(data, other)
+    records, series = _against_first(counted_runs, tmp_path, "second")
     assert len(records) == len(CASES)
     for case, record in records.items():
         assert record["instructions_verdict"] == "same", record
         assert abs(record["instructions_ratio"] - 1) < SAME_RELEASE_LIMIT, (case, record["instructions_ratio"])
-    series = {s["series"]: s for s in data["series"]}[other]
     assert series["instructions_verdict"] == "same"
     assert series["instructions_verdict_counts"] == {"more": 0, "fewer": 0, "same": len(CASES)}
 
 
 @needs_valgrind
 def test_a_planted_forward_computation_is_called_more_where_the_forward_runs(counted_runs, tmp_path):
-    (first, _), (planted, _) = counted_runs["first"], counted_runs["planted"]
-    data = _report_json(tmp_path, first, planted)
-    other = [s for s in data["series"] if not s["baseline"]][0]["series"]
-    records = _instruction_records(data, other)
+    records, _ = _against_first(counted_runs, tmp_path, "planted")
     verdicts = {Case.parse(case).phase: r["instructions_verdict"] for case, r in records.items()}
     ratios = {Case.parse(case).phase: r["instructions_ratio"] for case, r in records.items()}
     assert verdicts == {"forward": "more", "train_step": "more", "backward": "same", "step": "same"}, ratios

@@ -165,3 +165,15 @@ def test_time_to_accuracy_shows_the_median_over_seeds_and_their_range():
     fast["extra_info"].update(seconds_per_seed=[1.1, 1.2, 1.4])
     text = time_to_accuracy_table([tta("tutorial", 6.0, "cpu"), fast], fmt="github")
     assert "1.20 s [1.10-1.40] (3 seeds, 3 ep, batch 64)" in text
+
+
+def test_counted_cpu_cases_show_their_instructions_and_a_missing_count_its_reason():
+    counted, missing = bench("cpu", 1000.0, phase="forward"), bench("cpu", 900.0, phase="step")
+    counted["extra_info"].update(instructions_per_call=2_824_877.0, instructions_spread=0.0005)
+    missing["extra_info"]["instructions_missing"] = "a counting process (valgrind) ended with exit status 1"
+    text = throughput_table([counted, missing, bench("cuda", 5000.0)], ["cpu", "cuda"], fmt="github")
+    assert "cpu instructions/call (spread)" in text.splitlines()[0]
+    forward, step = rows(text)
+    assert cells(forward)[8] == "2,824,877 (0.05%)"
+    assert cells(step)[8] == "missing: a counting process (valgrind) ended with exit status 1"
+    assert "instructions" not in throughput_table([bench("cpu", 1000.0)], ["cpu"], fmt="github")
