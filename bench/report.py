@@ -481,6 +481,9 @@ def main(argv=None) -> int:
     p.add_argument("--min-change-instructions", type=_percent, default=instruction_compare.DEFAULT_MIN_CHANGE_PCT,
                    metavar="PCT", help="the smallest change of instructions per call worth calling, in percent "
                    "(default: %(default)g): more / fewer beyond it, same within")
+    p.add_argument("--exclude", type=Path, action="append", default=[], metavar="DIR",
+                   help="leave out the runs under DIR (repeatable), e.g. the counted runs under results/tox/instructions "
+                        "when comparing results/tox's timed rounds")
     p.add_argument("--explain", metavar="CASE", default=None,
                    help="with two PATHs (A B: runs, or folders whose newest counted run is taken): the functions "
                         "whose instruction counts changed most in CASE (a case id such as chapter_net-cpu-bs4-forward), "
@@ -495,6 +498,10 @@ def main(argv=None) -> int:
         p.error(f"--min-change {args.min_change:g}: accepted: a percentage from 0 to under 100, such as 5")
     try:
         runs, notes = collect(args.paths)
+        excluded = [e.resolve() for e in args.exclude]
+        runs = [r for r in runs if not any(r.path.resolve().is_relative_to(e) for e in excluded)]
+        if not runs:
+            raise BadInput("--exclude leaves no run to compare")
         series = group_series(runs)
         baseline = choose_baseline(series, args.baseline)
         report = build_report(series, baseline, args.min_change / 100, args.min_change_instructions / 100)

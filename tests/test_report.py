@@ -179,3 +179,13 @@ def test_runs_named_one_by_one_with_the_same_file_name_are_told_apart_by_folder(
     assert report.main([str(first), str(second), "--json", str(out)]) == 0
     names = [s["series"] for s in json.loads(out.read_text())["series"]]
     assert names == ["a/20261201-100000_torch-2.15.0_cpu", "b/20261201-100000_torch-2.15.0_cpu"]
+
+
+def test_exclude_leaves_out_the_runs_under_a_folder(tmp_path, capsys):
+    (tmp_path / "timed").mkdir(), (tmp_path / "instructions").mkdir()
+    make_run(tmp_path / "timed" / "a.json", "2.14.1", "2026-11-27T10:00:00")
+    make_run(tmp_path / "instructions" / "b.json", "2.15.0", "2026-11-28T10:00:00")
+    assert report.main([str(tmp_path), "--exclude", str(tmp_path / "instructions")]) == 0
+    assert capsys.readouterr().out.startswith("1 series")
+    assert report.main([str(tmp_path / "instructions"), "--exclude", str(tmp_path / "instructions")]) == 2
+    assert "--exclude leaves no run" in capsys.readouterr().err
