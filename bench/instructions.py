@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import callgrind
+from bench.results_store import write_atomic
 
 REPEATS = 3
 # Calls per repeat: as many as fit in about BLOCK_SECONDS of the case's timed median (natively),
@@ -115,9 +116,6 @@ class Counter:
                   "time": time.time(), **(extra or {})}
         with open(self.out_dir / MANIFEST, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
-
-    def part_path(self, part: int) -> Path:
-        return self.out_dir / f"{OUT_NAME}.{part}"
 
 
 def cpu_features() -> dict:
@@ -311,19 +309,7 @@ def save_profiles(path: Path, counts: dict[str, CaseCount], meta: dict) -> Path:
                                 "functions": {name: [round(e, 2), round(i, 2)] for name, (e, i)
                                               in sorted(c.functions.items())}}
                       for case_id, c in counts.items()}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0))
 
 
 def load_profiles(path: Path) -> dict:

@@ -13,7 +13,7 @@ import argparse
 
 import pytest
 
-from bench import callgrind, cases, instructions
+from bench import callgrind, cases, instructions, options
 
 PLUGIN_STATE = "blitz_instructions"
 
@@ -21,11 +21,11 @@ PLUGIN_STATE = "blitz_instructions"
 class State:
     """The timing run's counting state."""
 
-    def __init__(self):
+    def __init__(self, jobs: int):
+        self.jobs = jobs  # counting processes at once
         self.nodeids: dict[str, str] = {}  # case id -> node id, CPU cases selected
         self.batch_sizes: dict[str, int] = {}
         self.result: instructions.CountingRun | None = None
-        self.jobs = 1
 
 
 def pytest_addoption(parser):
@@ -51,7 +51,10 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)  # one intra-op thread (the environment says so too)
-        config.blitz_instruction_counter = instructions.Counter(worker)
+        try:
+            config.blitz_instruction_counter = instructions.Counter(worker)
+        except (RuntimeError, OSError, ValueError) as error:
+            bad_input(config, f"--instructions-worker: {error}")
         return
     config.blitz_instruction_counter = None
     jobs_text = config.getoption("--instructions-jobs")
@@ -71,15 +74,16 @@ def pytest_configure(config):
     if config.getoption("benchmark_disable", False):
         bad_input(config, "--instructions adds counts to a saved benchmark run, and --benchmark-disable saves none; "
                           "use it with pytest bench --benchmark-only")
-    devices = [d.strip() for d in str(config.getoption("--device")).split(",")]
-    modes = [m.strip() for m in str(config.getoption("--modes")).split(",")]
+    try:
+        devices = options.parse_devices(config.getoption("--device"))
+        modes = options.parse_choices(config.getoption("--modes"), "--modes", cases.MODES)
+    except ValueError:
+        return  # the suite's own option check (conftest.py) reports it, in one line
     if "cpu" not in devices or not set(modes) & set(instructions.COUNTED_MODES):
         bad_input(config, f"--instructions counts CPU cases, and --device {','.join(devices)} --modes {','.join(modes)} "
                           f"selects none; accepted: --device including cpu, --modes including "
                           f"{' or '.join(instructions.COUNTED_MODES)}")
-    state = State()
-    state.jobs = jobs
-    setattr(config, PLUGIN_STATE, state)
+    setattr(config, PLUGIN_STATE, State(jobs))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from bench import modes
+from bench.helpers import compile_wrongly
 from bench.cases import Case
 
 VERIFY_BATCH = 8
@@ -45,23 +46,6 @@ def test_cudagraph_under_bfloat16_autocast_matches_eager(model_name, device):
     case = Case(model_name, device, VERIFY_BATCH, "train_step", dtype="bfloat16", mode="cudagraph")
     _skip_unless_runnable(case)
     modes.verify(case)
-
-
-def _scaled_output_backend(gm, example_inputs):
-    """A torch.compile backend that gets the model wrong: every output 1% too large."""
-    def run(*args):
-        outputs = gm(*args)
-        return type(outputs)(o * 1.01 if isinstance(o, torch.Tensor) and o.is_floating_point() else o
-                             for o in outputs)
-    return run
-
-
-def compile_wrongly(monkeypatch) -> None:
-    """Make every mode but eager compile with :func:`_scaled_output_backend` (also used by
-    tests/test_workloads.py)."""
-    eager_or_compiled = modes.compile_model
-    monkeypatch.setattr(modes, "compile_model", lambda net, mode: eager_or_compiled(net, mode) if mode == "eager"
-                        else torch.compile(net, backend=_scaled_output_backend))
 
 
 @pytest.mark.parametrize("batch", [4, 1024])

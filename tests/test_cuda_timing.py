@@ -138,7 +138,7 @@ def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
     counted, its loss.backward() (2 ms) is."""
     import torch
 
-    import bench.test_throughput as throughput
+    from bench import case_timing
     from bench.cases import Case
     from bench.workloads import Workload
 
@@ -161,7 +161,7 @@ def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
     monkeypatch.setattr(workload, "fresh_graph", played_fresh_graph)
     monkeypatch.setattr(workload, "backward", played_backward)
     benchmark = RecordingBenchmark(clock if phase == "backward" else timing.cuda_synchronized_perf_counter)
-    measured = throughput._time_on_cuda(benchmark, workload, quick=True)
+    measured = case_timing.time_on_cuda(benchmark, workload, quick=True)
     assert benchmark.iterations == measured["calls_per_round"] >= timing.CUDA_MIN_ROUND_CALLS
     assert len(benchmark.rounds) >= timing.CUDA_MIN_ROUNDS and min(benchmark.rounds) > 0
     assert measured["latency_s"] > 0 and measured["device_busy_fraction"] == 0.3 and measured["launch_bound"]

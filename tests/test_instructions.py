@@ -291,3 +291,10 @@ def test_count_comparison_needs_counts_on_both_sides(tmp_path):
     records = _instruction_records(_report_json(tmp_path, a, b), "b")
     assert records["chapter_net-cpu-bs4-forward"]["instructions_verdict"] == "not counted"
     assert instruction_compare.verdict(1.0, 0.01) == "same"
+
+
+def test_the_counting_process_outside_valgrind_is_one_line_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "-q", "-p", "no:cacheprovider",
+                             "--benchmark-disable", f"--instructions-worker={tmp_path}", "--device=cpu"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "runs under valgrind" in _one_line(result)

@@ -61,27 +61,27 @@ def test_case_ids_name_only_non_default_axes():
 
 
 def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
-    import bench.test_throughput as throughput
+    from bench import case_timing
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 GiB\nmore detail")
 
-    monkeypatch.setattr(throughput, "Workload", out_of_memory)
-    monkeypatch.setattr(throughput.devices, "CaseMemory", lambda device: None)  # no CUDA allocator here
+    monkeypatch.setattr(case_timing, "Workload", out_of_memory)
+    monkeypatch.setattr(case_timing.devices, "CaseMemory", lambda device: None)  # no CUDA allocator here
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(pytest.skip.Exception, match="batch size 1024 does not fit in cuda memory: CUDA out of memory"):
-        throughput._build_and_check(Case("cifar_net", "cuda", 1024, "train_step"))
+        case_timing.build_and_check(Case("cifar_net", "cuda", 1024, "train_step"))
 
 
 def test_out_of_memory_on_the_cpu_is_an_error_not_a_skip(monkeypatch):
-    import bench.test_throughput as throughput
+    from bench import case_timing
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
-    monkeypatch.setattr(throughput, "Workload", out_of_memory)
+    monkeypatch.setattr(case_timing, "Workload", out_of_memory)
     with pytest.raises(torch.cuda.OutOfMemoryError):
-        throughput._build_and_check(Case("cifar_net", "cpu", 1024, "train_step"))
+        case_timing.build_and_check(Case("cifar_net", "cpu", 1024, "train_step"))
 
 
 def test_chapter_net_cannot_run_channels_last_which_is_why_those_cases_are_skipped():
@@ -100,7 +100,7 @@ def test_a_non_default_configuration_is_compared_with_eager_float32(phase):
 
 
 def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatch):
-    from bench.test_modes import compile_wrongly
+    from bench.helpers import compile_wrongly
 
     compile_wrongly(monkeypatch)  # compiled outputs 1% too large
     for phase, says in (("forward", "output off by"), ("train_step", "loss off by")):

@@ -1,0 +1,23 @@
+"""Helpers shared by the suite's tests (bench/ and tests/), kept out of the test files so that no
+module imports a test file."""
+
+import torch
+
+from bench import modes
+
+
+def _scaled_output_backend(gm, example_inputs):
+    """A torch.compile backend that gets the model wrong: every output 1% too large."""
+    def run(*args):
+        outputs = gm(*args)
+        return type(outputs)(o * 1.01 if isinstance(o, torch.Tensor) and o.is_floating_point() else o
+                             for o in outputs)
+    return run
+
+
+def compile_wrongly(monkeypatch) -> None:
+    """Make every mode but eager compile with :func:`_scaled_output_backend` (the mode checks of
+    bench/test_modes.py and the workload checks of tests/test_workloads.py must catch it)."""
+    eager_or_compiled = modes.compile_model
+    monkeypatch.setattr(modes, "compile_model", lambda net, mode: eager_or_compiled(net, mode) if mode == "eager"
+                        else torch.compile(net, backend=_scaled_output_backend))
