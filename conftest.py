@@ -165,6 +165,15 @@ def _ieee_float32_for_verification(request):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_in_junit_xml(request, record_testsuite_property):
+    """With --junitxml: the release this run verified, as the XML's testsuite properties
+    (bench.verification's table reads them). Nothing is recorded without --junitxml."""
+    if request.config.getoption("xmlpath", None):
+        for name, value in machine.release_properties().items():
+            record_testsuite_property(name, value)
+
+
 @pytest.fixture
 def matmul_peak(request):
     """peak(device, math): the device's measured matmul peak in that math (bench.peak), measured

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import platform
+import subprocess
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cpu_model() -> str:
@@ -37,3 +41,27 @@ def describe(peaks: dict | None = None) -> dict:
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "matmul_peak": dict(peaks or {}),
     }
+
+
+def suite_commit() -> str:
+    """The suite's git commit (short), with "+changes" when its code differs from it; "unknown"
+    outside a git checkout. Changes under results/ do not count: a run writes there."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")
+        return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def release_properties() -> dict[str, str]:
+    """What a verification run verified: torch, torchvision, Python, the suite's commit
+    (recorded in the JUnit XML, read by bench.verification)."""
+    info = describe()
+    return {"torch": info["torch_version"], "torchvision": str(info["torchvision_version"]),
+            "python": platform.python_version(), "cuda": str(info["cuda_version"]),
+            "gpu": str(info["gpu_name"] or "none"), "suite_commit": suite_commit()}

@@ -1,6 +1,7 @@
 """Interleaved runs of tox environments: how to compare torch releases on a machine that drifts.
 
     python -m bench.matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    python -m bench.matrix ENV,ENV[,...] --verify [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
     make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
     python -m bench.matrix torch24,torch215 --instructions -- --quick --device cpu
 
@@ -23,6 +24,16 @@ unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
 ``--instructions`` passes ``--instructions`` to each run (bench.instructions: Callgrind counts of
 the CPU cases, which do not drift), and makes one round the default: a count decides in one run.
 Each progress line then says how long the counting took in that environment.
+
+``--verify`` runs the verification suite instead (bench.verification.SUITE, what ``make test``
+runs: ``tox exec -e ENV -- python -m pytest bench tests --benchmark-disable``), once per
+environment, in the listed order, with one progress line each (passed, failed, skipped, time).
+Each environment's results are kept as JUnit XML, ``DIR/<env>/verification.xml`` (replaced whole
+when the run ends; a run that stops early keeps the previous file). Then the table of checks by
+release, from every ``<env>/verification.xml`` under DIR, is printed and saved as
+``DIR/verification.md`` and ``.json`` (bench.verification). Exit status 1 when a release run now
+fails a check, each failing case named; a failure of the check itself is not a failure of the
+run, which goes on to the next environment.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from bench import verification
 from bench.cli import BadInput, OneLineParser, shown
 from bench.paired_stats import MIN_ROUNDS
 
@@ -169,6 +181,17 @@ def counting_seconds(run_path: Path) -> float | None:
         return None
 
 
+def _create(envs: list[str], tox: list[str], log, log_path: Path, out) -> None:
+    """``tox -e ENV --notest`` for each environment (tox makes or updates it), one line each."""
+    for env in envs:
+        started = time.perf_counter()
+        status = _run([*tox, "-e", env, "--notest"], log, f"create {env}")
+        if status != 0:
+            raise RunFailed(f"creating tox environment {env} failed (exit {status}); the log's end:\n"
+                            + _tail(log_path))
+        print(f"ready: {env} ({_duration(time.perf_counter() - started)})", file=out, flush=True)
+
+
 def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], pytest_args: list[str],
                out=sys.stdout) -> list[Path]:
     """Create the environments, then run the schedule; the saved run files, in order."""
@@ -182,13 +205,7 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
           f"({' '.join(order(envs, 1))} / {' '.join(order(envs, 2))} / ...); log: {log_path}", file=out, flush=True)
     with open(log_path, "a", encoding="utf-8") as log:
         try:
-            for env in envs:
-                started = time.perf_counter()
-                status = _run([*tox, "-e", env, "--notest"], log, f"create {env}")
-                if status != 0:
-                    raise RunFailed(f"creating tox environment {env} failed (exit {status}); the log's end:\n"
-                                    + _tail(log_path))
-                print(f"ready: {env} ({_duration(time.perf_counter() - started)})", file=out, flush=True)
+            _create(envs, tox, log, log_path, out)
             began = time.perf_counter()
             for done, (round_number, env) in enumerate(plan, start=1):
                 folder = results_dir / env
@@ -219,6 +236,60 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
     return saved
 
 
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{counts[o]} {o}" for o in verification.OUTCOMES)
+
+
+def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_args: list[str],
+                     out=sys.stdout) -> dict:
+    """Create the environments, run the verification suite in each, save each one's JUnit XML and
+    the release table; the table (bench.verification.build)."""
+    matrix_id = datetime.now().strftime("%Y%m%d-%H%M%S")
+    results_dir = results_dir.resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    log_path = results_dir / f"verify-{matrix_id}.log"
+    print(f"{PROG}: the verification suite in {len(envs)} environments ({' '.join(envs)}); log: {shown(log_path)}",
+          file=out, flush=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        try:
+            _create(envs, tox, log, log_path, out)
+            began = time.perf_counter()
+            for done, env in enumerate(envs, start=1):
+                folder = results_dir / env
+                folder.mkdir(parents=True, exist_ok=True)
+                final = folder / verification.RESULT_FILE
+                partial = folder / f".{verification.RESULT_FILE}.{matrix_id}.tmp"
+                started = time.perf_counter()
+                command = [*tox, "exec", "-e", env, "--skip-pkg-install", "--", "python", "-m", "pytest",
+                           *verification.SUITE, *verification.RUN_OPTIONS, f"--junitxml={partial}", *pytest_args]
+                status = _run(command, log, f"verify {env}")
+                # pytest: 0 all passed, 1 some failed (a file that cannot be imported on this release
+                # included, as an error); anything else (usage error, interrupted, no tests
+                # collected, internal error) means the suite did not run.
+                wrote = partial.exists()
+                if status not in (0, 1) or not wrote:
+                    partial.unlink(missing_ok=True)
+                    why = f"exit {status}" + ("" if wrote else ", no JUnit XML written")
+                    raise RunFailed(f"the verification suite did not run in {env} ({why}); the log's end:\n"
+                                    + _tail(log_path))
+                os.replace(partial, final)
+                run = verification.read_run(final, env)
+                elapsed = time.perf_counter() - began
+                left = elapsed / done * (len(envs) - done)
+                print(f"[{done}/{len(envs)}] {env} (torch {run.torch}): {_counts_text(run.counts())} in "
+                      f"{_duration(time.perf_counter() - started)}, saved {shown(final)}; elapsed {_duration(elapsed)}"
+                      f", about {_duration(left)} left", file=out, flush=True)
+        except KeyboardInterrupt:
+            print(f"\n{PROG}: interrupted; the environment in progress keeps its previous results; log: "
+                  f"{shown(log_path)}", file=out, flush=True)
+            raise
+    table = verification.build(verification.load_runs(results_dir))
+    print("\n" + verification.render(table, fmt="simple"), file=out, flush=True)
+    md, _ = verification.save(table, results_dir)
+    print(f"\nsaved: {shown(md)} and {shown(md.with_suffix('.json'))}", file=out, flush=True)
+    return table
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pytest_args = []
@@ -233,12 +304,18 @@ def main(argv=None) -> int:
     p.add_argument("--instructions", action="store_true",
                    help="also count each CPU case's instructions (pytest's --instructions); one round is enough for "
                         "counts, which do not drift")
+    p.add_argument("--verify", action="store_true",
+                   help="run the verification suite (what make test runs) once in each environment, instead of "
+                        "the benchmarks, and print the table of checks by release")
     p.add_argument("--results-dir", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
                    help="runs are saved under DIR/<env>/ (default: results/tox)")
     p.add_argument("--tox", default=None, metavar="CMD", help="the tox command (default: tox beside this Python, "
                    "else on PATH)")
     args = p.parse_args(argv)
     try:
+        if args.verify and (args.rounds is not None or args.instructions):
+            raise BadInput(f"--verify runs each environment's checks once; accepted: --verify alone, or "
+                           f"{'--rounds' if args.rounds is not None else '--instructions'} without --verify")
         if args.rounds is None:
             args.rounds = "1" if args.instructions else str(DEFAULT_ROUNDS)
         try:
@@ -255,6 +332,8 @@ def main(argv=None) -> int:
     except BadInput as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if args.verify:
+        return _verify(envs, args.results_dir, tox, pytest_args)
     if args.instructions and "--instructions" not in pytest_args:
         pytest_args = ["--instructions", *pytest_args]
     if rounds < MIN_ROUNDS:
@@ -268,6 +347,27 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def _verify(envs, results_dir, tox, pytest_args) -> int:
+    try:
+        table = run_verification(envs, results_dir, tox, pytest_args)
+    except RunFailed as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    except BadInput as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    failing = verification.failing_lines(table, envs)
+    if failing:
+        print(f"{PROG}: {len(failing)} check{'s' * (len(failing) != 1)} failed:", file=sys.stderr)
+        for line in failing:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"{PROG}: every check passed or was skipped with its reason in {', '.join(envs)}", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,7 @@ install); in one end-to-end test it runs the real suite for one env, as the tox 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,3 +163,85 @@ def test_end_to_end_through_pytest_and_the_report(tmp_path, capsys):
     compare = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(saved[0])],
                              capture_output=True, text=True, timeout=120)
     assert compare.returncode == 0 and "chapter_net-cpu-bs4-forward" in compare.stdout, compare.stderr
+
+
+# --verify: the verification suite once per environment, its JUnit XML kept, the release table.
+
+def test_verify_runs_the_suite_once_per_env_keeps_its_xml_and_prints_the_table(tmp_path):
+    done = run_matrix(tmp_path, "torch24,torch215", "--verify", "--", "-m", "not convergence")
+    assert done.returncode == 0, done.stderr
+    made = calls(tmp_path)
+    assert [env for env, argv in made if "--notest" in argv] == ["torch24", "torch215"]
+    runs = [(env, argv) for env, argv in made if "exec" in argv]
+    assert [env for env, _ in runs] == ["torch24", "torch215"]  # once each, in the listed order
+    for env, argv in runs:
+        command = argv[argv.index("--") + 1:]
+        assert command[:5] == ["python", "-m", "pytest", "bench", "tests"] and "--benchmark-disable" in command
+        assert command[-2:] == ["-m", "not convergence"]  # the arguments after -- reach pytest
+    results = tmp_path / "results"
+    assert (results / "torch24" / "verification.xml").exists() and (results / "torch215" / "verification.xml").exists()
+    assert not list(results.rglob("*.tmp"))
+    progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert progress[0].startswith("[1/2] torch24 (torch 2.4.1): 2 passed, 0 failed, 1 skipped in ")
+    assert progress[1].startswith("[2/2] torch215 (torch 2.15.0): 3 passed, 0 failed, 0 skipped in ")
+    assert "torch24 (2.4.1)" in done.stdout and "torch215 (2.15.0)" in done.stdout  # the table's columns
+    saved = json.loads((results / "verification.json").read_text())
+    assert [r["env"] for r in saved["releases"]] == ["torch24", "torch215"]
+    (uneven,) = saved["skips_on_some_releases"]
+    assert uneven == {"reason": "needs torch 2.5 or newer (this is 2.4.1)", "cases_by_env": {"torch24": 1}}
+    page = re.sub(r" +", " ", (results / "verification.md").read_text())
+    assert "| bench/test_b.py | 1 / 0 / 1 | 2 / 0 / 0 |" in page and "None: every release passes" in page
+    assert "every check passed" in done.stderr
+
+
+def test_verify_exits_1_naming_each_failing_case_and_goes_on_to_the_next_env(tmp_path):
+    done = run_matrix(tmp_path, "torch215,torch24", "--verify", fake_env={"FAKE_TOX_FAIL": "torch215"})
+    assert done.returncode == 1
+    assert [env for env, argv in calls(tmp_path) if "exec" in argv] == ["torch215", "torch24"]
+    assert "1 check failed:" in done.stderr
+    assert "torch215 (torch 2.15.0): tests/test_a.py::test_planted" in done.stderr
+    page = re.sub(r" +", " ", (tmp_path / "results" / "verification.md").read_text())
+    assert "| torch215 | `tests/test_a.py::test_planted` | AssertionError: assert 3 == 1 | not explained |" in page
+    assert "| tests/test_a.py | 1 / 0 / 0 | 1 / **1** / 0 |" in page  # releases in release order: 2.4.1 first
+
+
+def test_verify_stops_when_the_suite_does_not_run_and_keeps_the_previous_xml(tmp_path):
+    earlier = tmp_path / "results" / "torch215" / "verification.xml"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("<testsuites/>")
+    done = run_matrix(tmp_path, "torch24,torch215", "--verify", fake_env={"FAKE_TOX_CRASH": "torch215"})
+    assert done.returncode == 1
+    assert "the verification suite did not run in torch215 (exit 3, no JUnit XML written)" in done.stderr
+    assert "INTERNALERROR (planted)" in done.stderr  # the log's end
+    assert earlier.read_text() == "<testsuites/>"
+    assert (tmp_path / "results" / "torch24" / "verification.xml").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["torch24", "--verify", "--rounds", "2"], "--verify runs each environment's checks once; accepted: --verify alone"),
+    (["torch24", "--verify", "--instructions"], "accepted: --verify alone, or --instructions without --verify"),
+    (["torch99", "--verify"], "unknown tox environment 'torch99'"),
+])
+def test_verify_bad_input_is_one_line_and_exit_2(tmp_path, args, says):
+    done = run_matrix(tmp_path, *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], done.stderr
+    assert not calls(tmp_path)
+
+
+def test_verify_end_to_end_records_the_release_in_the_xml(tmp_path):
+    """The real suite on two cases in one env (one passes, one is a CUDA case that skips here or
+    runs on a GPU): the XML names the torch release it ran on and the suite's commit."""
+    import torch
+
+    selection = ["tests/test_flops.py::test_chapter_net_forward_is_549312_flops_per_sample",
+                 "bench/test_devices.py::test_accelerator_agrees_with_cpu[chapter_net-cuda-bs1]"]
+    done = run_matrix(tmp_path, "torch215", "--verify",
+                      fake_env={"FAKE_TOX_PYTEST": "torch215", "FAKE_TOX_SELECT": ",".join(selection)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    saved = json.loads((tmp_path / "results" / "verification.json").read_text())
+    (release,) = saved["releases"]
+    assert release["torch"] == torch.__version__ and release["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert release["suite_commit"] and release["suite_commit"] != "?"
+    assert release["passed"] + release["skipped"] == 2 and release["failed"] == 0

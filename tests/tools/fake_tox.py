@@ -9,6 +9,12 @@ torch release. Set by the test through the environment:
                    run it; the others write a small synthetic saved run from ARGS
   FAKE_TOX_FAIL    an env whose runs fail (exit 1)
   FAKE_TOX_HANG    an env whose runs write FAKE_TOX_CALLS + ".hang" and then wait to be interrupted
+  FAKE_TOX_CRASH   an env whose verification runs end with pytest's internal-error status and no XML
+
+``tox exec -e ENV --skip-pkg-install -- python -m pytest ARGS`` (bench.matrix --verify) writes a
+small synthetic JUnit XML at ARGS' --junitxml (a failing check in FAKE_TOX_FAIL, exit 1), or, in
+FAKE_TOX_PYTEST, runs the real suite on the node ids in FAKE_TOX_SELECT (comma-separated) instead
+of the whole suite, with the other arguments as given.
 """
 
 import json
@@ -37,6 +43,8 @@ def main(argv):
     if "--notest" in argv:
         return 0
     args = argv[argv.index("--") + 1:] if "--" in argv else []
+    if "exec" in argv:
+        return verify(env, args)
     if env == os.environ.get("FAKE_TOX_FAIL"):
         print(f"{env}: a planted failure")
         return 1
@@ -65,6 +73,40 @@ def main(argv):
         run["benchmarks"][0]["extra_info"].update(instructions_per_call=2.8e6, instructions_spread=0.001)
     (folder / f"{now:%Y%m%d-%H%M%S-%f}_torch-2.14.1_cpu.json").write_text(json.dumps(run))
     return 0
+
+
+RELEASES = {"torch24": "2.4.1", "torch215": "2.15.0"}
+
+
+def verify(env, command):
+    """The verification suite as bench.matrix --verify runs it: ``python -m pytest SUITE ... --junitxml=PATH``."""
+    junit = next(a.split("=", 1)[1] for a in command if a.startswith("--junitxml="))
+    if env == os.environ.get("FAKE_TOX_CRASH"):
+        print(f"{env}: INTERNALERROR (planted)")
+        return 3
+    if env == os.environ.get("FAKE_TOX_PYTEST"):
+        options = [a for a in command[3:] if a not in ("bench", "tests")]  # command: python -m pytest ...
+        selection = os.environ["FAKE_TOX_SELECT"].split(",")
+        return subprocess.call([sys.executable, "-m", "pytest", *selection, *options], cwd=ROOT)
+    torch = RELEASES.get(env, "2.14.1")
+    failing = env == os.environ.get("FAKE_TOX_FAIL")
+    cases = ['<testcase classname="tests.test_a" name="test_ok" time="0.1"/>',
+             '<testcase classname="bench.test_b.TestB" name="test_shape[bs4]" time="0.1"/>']
+    if env == "torch24":
+        cases.append('<testcase classname="bench.test_b.TestB" name="test_new[bs4]" time="0">'
+                     '<skipped type="pytest.skip" message="needs torch 2.5 or newer (this is 2.4.1)"/></testcase>')
+    else:
+        cases.append('<testcase classname="bench.test_b.TestB" name="test_new[bs4]" time="0.1"/>')
+    if failing:
+        cases.append('<testcase classname="tests.test_a" name="test_planted" time="0.1">'
+                     '<failure message="AssertionError: assert 3 == 1">long text</failure></testcase>')
+    xml = ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
+           f'timestamp="2026-12-01T10:00:00" time="61.0"><properties><property name="torch" value="{torch}"/>'
+           '<property name="suite_commit" value="abc1234"/></properties>' + "".join(cases)
+           + "</testsuite></testsuites>")
+    Path(junit).write_text(xml)
+    print(f"{env}: {len(cases)} cases")
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,267 @@
+"""Is this torch release correct? The verification suite's results across releases, as one table.
+
+    python -m bench.matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
+    python -m bench.verification [DIR]             the table again from what is saved under DIR
+
+Each environment's run of the verification suite (:data:`SUITE`: every check, each benchmark run
+once untimed) is kept as pytest's JUnit XML, ``DIR/<env>/verification.xml`` (default DIR:
+results/tox), with the release's versions as the XML's testsuite properties (conftest.py). From
+those files: one row per area (a test file), one column per release, cells "passed / failed /
+skipped"; below, every failure with its case id, release and the one line that says what
+differed, and the decision recorded for it in :data:`KNOWN_DIFFERENCES` (a difference of the
+release, named with the release where it changed) or "not explained"; then the skip reasons that
+some releases have and others do not. Saved as ``DIR/verification.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tabulate import tabulate
+
+from bench.cli import BadInput, OneLineParser, shown
+from bench.results_store import write_atomic
+
+PROG = "python -m bench.verification"
+ROOT = Path(__file__).resolve().parents[1]
+# The verification suite, as `make test` runs it; the matrix adds --junitxml and the user's arguments.
+SUITE = ["bench", "tests", "--benchmark-disable"]
+# How the matrix runs it: a test file that cannot be imported on a release is one error among the
+# results, not the end of the run; no cache written into the source tree.
+RUN_OPTIONS = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
+RESULT_FILE = "verification.xml"
+TABLE_STEM = "verification"
+OUTCOMES = ("passed", "failed", "skipped")
+MESSAGE_LIMIT = 300  # characters of a failure's line kept in the table (the XML keeps it whole)
+
+
+@dataclass(frozen=True)
+class KnownDifference:
+    """A failure decided as a difference of the release: torch up to (not including) ``changed_in``
+    computes differently, for the reason given."""
+
+    case: str          # the case id (file::test[params]), where * stands for any text
+    changed_in: str    # the first release that behaves as the check expects, e.g. "2.5"
+    explanation: str
+
+
+# Every failure the committed table shows is decided here or by a change to the suite (see the
+# README, "Is this release correct?"). Empty means: no release fails a check for a known reason.
+KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = ()
+
+
+@dataclass
+class CaseResult:
+    case: str      # pytest node id, e.g. bench/test_layers.py::test_conv2d[chapter_net]
+    area: str      # the test file
+    outcome: str   # passed, failed or skipped
+    message: str = ""  # failed: the line that says what differed; skipped: the reason
+
+
+@dataclass
+class ReleaseRun:
+    env: str
+    properties: dict
+    started: str
+    seconds: float
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def torch(self) -> str:
+        return self.properties.get("torch", "?")
+
+    def counts(self, area: str | None = None) -> dict[str, int]:
+        chosen = [c for c in self.cases if area is None or c.area == area]
+        return {outcome: sum(c.outcome == outcome for c in chosen) for outcome in OUTCOMES}
+
+
+def node_id(classname: str, name: str) -> tuple[str, str]:
+    """(node id, test file) from JUnit's classname ("bench.test_x" or "bench.test_x.TestY") and name.
+    A file that could not be imported has an empty classname and the module as its name."""
+    if not classname:
+        path = name.replace(".", "/") + ".py"
+        return path, path
+    parts = classname.split(".")
+    module_end = next((i for i, part in enumerate(parts) if part.startswith("test_")), len(parts) - 1)
+    path = "/".join(parts[:module_end + 1]) + ".py"
+    return "::".join([path, *parts[module_end + 1:], name]), path
+
+
+def first_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= MESSAGE_LIMIT else line[:MESSAGE_LIMIT - 1] + "…"
+
+
+def read_run(path: Path, env: str) -> ReleaseRun:
+    """One environment's JUnit XML (pytest --junitxml)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as error:
+        raise BadInput(f"{shown(path)}: not a readable JUnit XML file ({error}); "
+                       "accepted: what pytest --junitxml writes") from None
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        raise BadInput(f"{shown(path)}: no <testsuite> in it; accepted: what pytest --junitxml writes")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    run = ReleaseRun(env, properties, suite.get("timestamp", ""), float(suite.get("time") or 0))
+    for case in suite.iter("testcase"):
+        nodeid, area = node_id(case.get("classname", ""), case.get("name", ""))
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        skipped = case.find("skipped")
+        if bad is not None:
+            kind = "error" if bad.tag == "error" else "failure"
+            text = bad.get("message") or bad.text
+            message = first_line(text) if kind == "failure" else f"error: {first_line(text)}"
+            run.cases.append(CaseResult(nodeid, area, "failed", message))
+        elif skipped is not None:
+            run.cases.append(CaseResult(nodeid, area, "skipped", first_line(skipped.get("message") or skipped.text)))
+        else:
+            run.cases.append(CaseResult(nodeid, area, "passed"))
+    return run
+
+
+def release_key(version: str) -> tuple:
+    """torch versions in release order: "2.10.0+cu128" after "2.8.0"."""
+    return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]) or (0,)
+
+
+def explain(case: str, torch_version: str) -> KnownDifference | None:
+    """The decision recorded for a failure of ``case`` on ``torch_version``, if any."""
+    for known in KNOWN_DIFFERENCES:
+        pattern = ".*".join(map(re.escape, known.case.split("*")))
+        if re.fullmatch(pattern, case) and release_key(torch_version) < release_key(known.changed_in):
+            return known
+    return None
+
+
+def load_runs(folder: Path, envs: list[str] | None = None) -> list[ReleaseRun]:
+    """The saved verification runs under ``folder`` (``<env>/verification.xml``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInput(f"{shown(folder)}: no such folder; accepted: a folder holding <env>/{RESULT_FILE}")
+    paths = {p.parent.name: p for p in sorted(folder.glob(f"*/{RESULT_FILE}"))}
+    if envs is not None:
+        missing = [env for env in envs if env not in paths]
+        if missing:
+            raise BadInput(f"no {RESULT_FILE} for {', '.join(missing)} under {shown(folder)}; "
+                           f"accepted: environments with a saved run ({', '.join(paths) or 'none'})")
+        paths = {env: paths[env] for env in envs}
+    if not paths:
+        raise BadInput(f"no <env>/{RESULT_FILE} under {shown(folder)}; make them with "
+                       "python -m bench.matrix ENV,ENV --verify")
+    return [read_run(path, env) for env, path in paths.items()]
+
+
+def build(runs: list[ReleaseRun]) -> dict:
+    """The table as data: releases (oldest first), areas with their cells, failures, and skips that
+    some releases have and others do not."""
+    runs = sorted(runs, key=lambda run: (release_key(run.torch), run.env))
+    areas = sorted({c.area for run in runs for c in run.cases})
+    failures = []
+    for run in runs:
+        for c in run.cases:
+            if c.outcome == "failed":
+                known = explain(c.case, run.torch)
+                failures.append({"env": run.env, "torch": run.torch, "case": c.case, "area": c.area,
+                                 "what_differed": c.message, "decision": asdict(known) if known else None})
+    skip_reasons: dict[str, dict[str, int]] = {}
+    for run in runs:
+        for c in run.cases:
+            if c.outcome == "skipped":
+                skip_reasons.setdefault(c.message, {}).setdefault(run.env, 0)
+                skip_reasons[c.message][run.env] += 1
+    uneven = {reason: by_env for reason, by_env in skip_reasons.items() if len(by_env) < len(runs)}
+    return {
+        "releases": [{"env": run.env, "torch": run.torch, "torchvision": run.properties.get("torchvision"),
+                      "python": run.properties.get("python"), "suite_commit": run.properties.get("suite_commit"),
+                      "started": run.started, "seconds": run.seconds, **run.counts()} for run in runs],
+        "areas": [{"area": area, "cells": {run.env: run.counts(area) for run in runs}} for area in areas],
+        "failures": failures,
+        "skips_on_some_releases": [{"reason": reason, "cases_by_env": by_env}
+                                   for reason, by_env in sorted(uneven.items())],
+    }
+
+
+def _cell(counts: dict[str, int], fmt: str) -> str:
+    if not any(counts.values()):
+        return "-"
+    failed = f"**{counts['failed']}**" if counts["failed"] and fmt == "github" else str(counts["failed"])
+    return f"{counts['passed']} / {failed} / {counts['skipped']}"
+
+
+def render(table: dict, fmt: str = "github") -> str:
+    """The release table, its failures and its uneven skips, as Markdown (or another tabulate format)."""
+    releases = table["releases"]
+    headers = ["area", *[f"{r['env']} ({r['torch']})" for r in releases]]
+    rows = [[a["area"], *[_cell(a["cells"].get(r["env"], {}), fmt) for r in releases]] for a in table["areas"]]
+    rows.append(["all", *[_cell(r, fmt) for r in releases]])
+    lines = [tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), "",
+             "Cells: passed / failed (errors included) / skipped.", ""]
+    rows = [[r["env"], r["torch"], r["torchvision"] or "?", r["python"] or "?", r["suite_commit"] or "?",
+             r["started"][:16].replace("T", " "), f"{r['seconds'] / 60:.0f} min"] for r in releases]
+    lines.append(tabulate(rows, headers=["release", "torch", "torchvision", "python", "suite commit", "started",
+                                         "took"], tablefmt=fmt, disable_numparse=True))
+    failures = table["failures"]
+    lines += ["", f"## Failures ({len(failures)})", ""]
+    if failures:
+        rows = [[f["env"], f"`{f['case']}`", f["what_differed"],
+                 (f"difference of the release, changed in {f['decision']['changed_in']}: "
+                  f"{f['decision']['explanation']}") if f["decision"] else "not explained"]
+                for f in failures]
+        lines.append(tabulate(rows, headers=["release", "case", "what differed", "decision"], tablefmt=fmt,
+                              disable_numparse=True))
+    else:
+        lines.append("None: every release passes every check it ran.")
+    uneven = table["skips_on_some_releases"]
+    if uneven:
+        lines += ["", "## Skipped on some releases only", ""]
+        rows = [[s["reason"], ", ".join(f"{env} ({n})" for env, n in s["cases_by_env"].items())] for s in uneven]
+        lines.append(tabulate(rows, headers=["reason", "releases (cases)"], tablefmt=fmt, disable_numparse=True))
+    return "\n".join(lines)
+
+
+def failing_lines(table: dict, envs: list[str] | None = None) -> list[str]:
+    """One line per failing case of the given environments (all when None)."""
+    return [f"{f['env']} (torch {f['torch']}): {f['case']}" for f in table["failures"]
+            if envs is None or f["env"] in envs]
+
+
+def save(table: dict, folder: Path) -> tuple[Path, Path]:
+    """``folder/verification.md`` and ``.json``, each written whole or not at all."""
+    md = write_atomic(Path(folder) / f"{TABLE_STEM}.md",
+                      "# Verification suite by torch release\n\n"
+                      "Made by `python -m bench.matrix ENV,ENV --verify` (or `python -m bench.verification`) "
+                      "from each environment's `<env>/verification.xml`.\n\n" + render(table) + "\n")
+    js = write_atomic(Path(folder) / f"{TABLE_STEM}.json", json.dumps(table, indent=2) + "\n")
+    return md, js
+
+
+def main(argv=None) -> int:
+    p = OneLineParser(prog=PROG, description="The verification suite's results by torch release, from "
+                      "<env>/verification.xml under DIR (see the module docstring).")
+    p.add_argument("folder", nargs="?", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
+                   help="folder holding <env>/verification.xml (default: results/tox)")
+    p.add_argument("--envs", default=None, metavar="ENV,ENV", help="only these environments (default: all saved)")
+    args = p.parse_args(argv)
+    try:
+        envs = [e.strip() for e in args.envs.split(",") if e.strip()] if args.envs is not None else None
+        table = build(load_runs(args.folder, envs))
+    except BadInput as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    print(render(table, fmt="simple"))
+    md, _ = save(table, args.folder) if envs is None else (None, None)
+    if md is not None:
+        print(f"\nsaved: {shown(md)} and .json")
+    failing = failing_lines(table)
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
