@@ -275,7 +275,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
     counted = any("instructions_per_call" in (b.get("extra_info") or {}) for b in output["benchmarks"])
-    legend = summary_table.legend(config.blitz_peaks, not_run, counted)
+    legend = summary_table.legend(config.blitz_peaks, not_run, counted, output["benchmarks"])
     devices_shown = list(config.blitz_devices)
     terminal = summary_table.all_tables(output["benchmarks"], devices_shown)
     markdown = summary_table.all_tables(output["benchmarks"], devices_shown, fmt="github")

@@ -29,6 +29,26 @@ def _fmt_rate(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
+STEP_HAS_NO_FLOPS = "an optimizer step has no convolutions or matrix products (element-wise work is not counted)"
+INFERENCE_FLOPS_BEFORE_2_6 = ("torch 2.4.1's FlopCounterMode counts nothing under torch.inference_mode() "
+                              "(pytorch/pytorch#126268; counted on 2.6.0), and runs saved before the suite counted "
+                              "the inference phase under no_grad have no FLOPs for it")
+
+
+def gflops_missing_reason(info: dict) -> str | None:
+    """Why a throughput case has no GFLOP/s (None when it has one): the reason recorded with the
+    run (``flops_missing``), else, for runs saved before reasons were recorded, the known one."""
+    if info.get("gflops_per_s") is not None or info.get("samples_per_s") is None:
+        return None
+    if info.get("flops_missing"):
+        return info["flops_missing"]
+    if info.get("phase") == "step":
+        return STEP_HAS_NO_FLOPS
+    if info.get("phase") == "inference" and str(info.get("torch_version", "")).startswith("2.4."):
+        return INFERENCE_FLOPS_BEFORE_2_6
+    return "no FLOPs recorded for this case"
+
+
 def _fmt_percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2g}%" if value < 0.1 else f"{100 * value:.0f}%"
 
@@ -167,12 +187,13 @@ def fastest_mode_lines(cases: dict[Case, dict[str, dict]]) -> list[str]:
     return lines
 
 
-def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = False) -> str:
+def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = False,
+           benchmarks: list[dict] = ()) -> str:
     lines = [
         "samples/s = batch size / median time. noise = IQR / median of the timed rounds; "
         f"'noisy' above {NOISE_LIMIT:.0%}.",
-        "GFLOP/s counts convolutions and matrix products (FlopCounterMode); an optimizer step has "
-        "none (n/a). % peak is over the measured matmul peak of the fastest math the case uses "
+        "GFLOP/s counts convolutions and matrix products (FlopCounterMode); n/a where there is no count "
+        "(reasons below). % peak is over the measured matmul peak of the fastest math the case uses "
         "(float32; tf32 where TF32 convolutions or matmuls are on; the autocast dtype): "
         + (", ".join(f"{_peak_name(d, p)} {p['gflops_per_s']:,.0f} GFLOP/s (n={p['n']})" for d, p in peaks.items())
            or "not measured"),
@@ -185,6 +206,14 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = Fals
         lines.append("cpu instructions/call: Callgrind's count of one call (median of its repeats, one thread, under "
                      "valgrind, which hides AVX-512); spread = (max - min) / median of the repeats. Counts do not drift "
                      "between runs as times do; they are not time (python -m bench.report compares them).")
+    missing: dict[str, list[str]] = {}
+    for bench in benchmarks:
+        info = bench.get("extra_info") or {}
+        reason = gflops_missing_reason(info)
+        if reason:
+            missing.setdefault(reason, []).append(info.get("phase", "?"))
+    lines += [f"GFLOP/s n/a ({len(phases)} case{'s' * (len(phases) != 1)}: {', '.join(sorted(set(phases)))}): {reason}"
+              for reason, phases in missing.items()]
     lines += [f"{device}: not run: {reason}" for device, reason in not_run.items()]
     return "\n".join(lines)
 

@@ -121,18 +121,24 @@ def test_each_compiled_model_starts_below_torch_compiles_recompile_limit():
 
 def test_within_a_case_the_compiled_models_share_one_compilation():
     """The verification's models and the timed one are separate modules of one configuration:
-    torch compiles the forward once for all of them (a guard on the instance would compile per
-    model, and cost minutes on a GPU machine)."""
+    where torch inlines nn.Module calls (torch._dynamo.config.inline_inbuilt_nn_modules, the
+    default from torch 2.5), it guards on the configuration, not the module instance, and compiles
+    the forward once for all of them; a guard on the instance would compile per model and cost
+    minutes on a GPU machine. Torch 2.4.1 (False by default) compiles once per model: a difference
+    of that release, which this test pins rather than hides (README, "Is this release correct?")."""
+    from torch._dynamo import config as dynamo_config
     from torch._dynamo.utils import counters
 
     from bench.workloads import Workload
 
+    models = 3
     case = Case("lenet", "cpu", 2, "train_step", mode="compiled")
     modes.start_case(case)
     before = counters["stats"]["unique_graphs"]
-    for _ in range(3):
+    for _ in range(models):
         Workload(case).timed()
-    assert counters["stats"]["unique_graphs"] - before == 1
+    per_configuration = getattr(dynamo_config, "inline_inbuilt_nn_modules", False)
+    assert counters["stats"]["unique_graphs"] - before == (1 if per_configuration else models)
 
 
 def test_eager_needs_no_verification():

@@ -11,7 +11,7 @@ kept as ``latency_s`` and the GPU's busy fraction measured after the timed round
 
 import torch
 
-from bench import case_timing, timing
+from bench import case_timing, summary_table, timing
 from bench.flops import flops_per_sample
 from bench.peak import case_math
 
@@ -40,6 +40,9 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler, instruc
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
                     noise_iqr_over_median=stats.stats.iqr / median if median else None)
+        if not flops:
+            info["flops_missing"] = (summary_table.STEP_HAS_NO_FLOPS if case.phase == "step"
+                                     else "FlopCounterMode counted no FLOPs for this phase")
         if case.device == "cpu":
             info["latency_s"] = median  # on the CPU a call is synchronous: its time is its latency
     traced = profiler(case)  # --profile: a separate, untimed profiler run

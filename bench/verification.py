@@ -22,8 +22,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tabulate import tabulate
-
 from bench.cli import BadInput, OneLineParser, shown
 from bench.results_store import write_atomic
 
@@ -197,6 +195,8 @@ def _cell(counts: dict[str, int], fmt: str) -> str:
 
 def render(table: dict, fmt: str = "github") -> str:
     """The release table, its failures and its uneven skips, as Markdown (or another tabulate format)."""
+    from tabulate import tabulate  # here: bench.matrix imports this module and runs without tabulate
+
     releases = table["releases"]
     headers = ["area", *[f"{r['env']} ({r['torch']})" for r in releases]]
     rows = [[a["area"], *[_cell(a["cells"].get(r["env"], {}), fmt) for r in releases]] for a in table["areas"]]

@@ -52,8 +52,11 @@ def test_every_case_carries_its_extra_info(saved_run):
         assert info["samples_per_s"] == pytest.approx(4 / bench["stats"]["median"])
         if info["phase"] == "step":
             assert info["flops_per_sample"] is None and info["gflops_per_s"] is None
+            assert info["flops_missing"].startswith("an optimizer step has no convolutions")  # a missing figure says why
         else:
-            assert info["flops_per_sample"] > 0 and 0 < info["peak_fraction"] < 1.5
+            assert info["flops_per_sample"] > 0 and 0 < info["peak_fraction"] < 1.5 and "flops_missing" not in info
+    page = next(results.glob("*.md")).read_text()
+    assert "GFLOP/s n/a (" in page and "step): an optimizer step has no convolutions" in page
 
 
 def test_pytest_benchmark_compare_reads_the_saved_file(saved_run):

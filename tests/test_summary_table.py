@@ -143,6 +143,24 @@ def test_the_legend_names_each_peak_with_its_math():
     assert "cpu float32 190 GFLOP/s" in text and "cuda tf32 400,000 GFLOP/s" in text and "cuda busy" in text
 
 
+def test_the_legend_says_why_each_missing_gflops_figure_is_missing():
+    from bench.summary_table import INFERENCE_FLOPS_BEFORE_2_6, STEP_HAS_NO_FLOPS, legend
+
+    def bench(phase, torch_version, gflops=None, **recorded):
+        return {"extra_info": {"phase": phase, "torch_version": torch_version, "samples_per_s": 1000.0,
+                               "gflops_per_s": gflops, **recorded}}
+
+    saved_by_2_4_1 = [bench("forward", "2.4.1+cu121", 0.5), bench("inference", "2.4.1+cu121"),
+                      bench("inference", "2.4.1+cu121"), bench("step", "2.4.1+cu121")]
+    text = legend({}, {}, benchmarks=saved_by_2_4_1)  # saved before reasons were recorded: the known ones
+    assert f"GFLOP/s n/a (2 cases: inference): {INFERENCE_FLOPS_BEFORE_2_6}" in text
+    assert f"GFLOP/s n/a (1 case: step): {STEP_HAS_NO_FLOPS}" in text
+    assert "forward" not in text
+    recorded = legend({}, {}, benchmarks=[bench("inference", "2.15.0", flops_missing="a recorded reason")])
+    assert "GFLOP/s n/a (1 case: inference): a recorded reason" in recorded
+    assert "GFLOP/s n/a" not in legend({}, {}, benchmarks=[bench("inference", "2.15.0", 0.7)])
+
+
 def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
     from bench.summary_table import distributed_table
 
