@@ -24,10 +24,10 @@ $(STAMP): pyproject.toml
 bench: venv
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
-# Saved runs compared side by side (python -m bench.report; default: everything under results/),
+# Saved runs compared side by side (python -m blitzbench.analysis.report; default: everything under results/),
 # e.g. make report ARGS="results/tox --baseline torch24 --format github"
 report: venv
-	$(PY) -m bench.report $(ARGS)
+	$(PY) -m blitzbench.analysis.report $(ARGS)
 
 # Profiler traces of the quick benchmark set (TensorBoard / Perfetto), under results/traces/.
 profile: venv
@@ -36,7 +36,7 @@ profile: venv
 # Torch releases compared in interleaved rounds of their tox environments (see the README,
 # "Across torch releases"), e.g. make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
 matrix: venv
-	$(PY) -m bench.matrix $(ARGS)
+	$(PY) -m blitzbench.matrix $(ARGS)
 
 # The whole verification suite, with every benchmark run once as a smoke test (untimed).
 test: venv
@@ -64,7 +64,7 @@ gpu-check:
 			|| { echo "make gpu-check: could not install the wheels in .whl/ into $(GPU_SITE)"; exit 2; }; \
 		export PYTHONPATH=$(GPU_SITE)$${PYTHONPATH:+:$$PYTHONPATH}; \
 	fi; \
-	$(GPU_PY) -m bench.gpu_preflight $(GPU_MODULES) || exit 2; \
+	$(GPU_PY) -m blitzbench.gpu.preflight $(GPU_MODULES) || exit 2; \
 	gpu="$$($(GPU_PY) -c 'import torch; print(torch.cuda.get_device_name(0).replace(" ", "-"))')"; \
 	out="$${OUT:-results/gpu-check_$$gpu}"; mkdir -p "$$out"; \
 	$(MAKE) --no-print-directory gpu-check-steps OUT_DIR="$$out" 2>&1 | tee "$$out/gpu-check.log"; \
@@ -101,12 +101,12 @@ gpu-check-steps:
 	step $$(( $$2 + $$3 + $$4 + $$5 )) "lenet training step in every mode, batch 64 and 4096 -> $$out" \
 		$(GPU_PY) -m pytest bench/test_throughput.py --benchmark-only --device cuda --models lenet --phases train_step --batch-sizes 64,4096 --modes eager,compiled,reduce-overhead,cudagraph --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds; \
 	step $$(( $$3 + $$4 + $$5 )) "fidelity: suite median vs independent timing (CUDA events), one process per measurement" \
-		$(GPU_PY) -m bench.fidelity --cases $(GPU_CASES) --repeats 3 --min-run-time 0.5 --json "$$out/fidelity.json"; \
+		$(GPU_PY) -m blitzbench.measure.fidelity --cases $(GPU_CASES) --repeats 3 --min-run-time 0.5 --json "$$out/fidelity.json"; \
 	step $$(( $$4 + $$5 )) "verification, CUDA cases (every mode against eager)" \
 		$(GPU_PY) -m pytest bench tests -m cuda -k "not test_throughput" --benchmark-disable --device cuda -q -p no:cacheprovider; \
 	step $$5 "quick benchmarks, cpu and cuda, eager and cudagraph -> $$out" \
 		$(GPU_PY) -m pytest bench --benchmark-only --quick --device cpu,cuda --modes eager,cudagraph --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cpu-tutorial]" --deselect "bench/test_time_to_accuracy.py::test_time_to_accuracy[cuda-tutorial]" --results-dir "$$out" -q -p no:cacheprovider --benchmark-columns=median,iqr,rounds; \
-	step 0 "the GPU targets, from what was saved in $$out" $(GPU_PY) -m bench.gpu_targets "$$out"; \
+	step 0 "the GPU targets, from what was saved in $$out" $(GPU_PY) -m blitzbench.gpu.targets "$$out"; \
 	echo "gpu-check: $$(( $$(date +%s) - start )) s, exit $$status"; \
 	exit $$status
 

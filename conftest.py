@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import cases, devices, machine, options, results_store, summary_table, timing
+from blitzbench import cases
+from blitzbench.analysis import results_store, summary_table
+from blitzbench.measure import devices, machine, timing
+from blitzbench.plugin import options
 from reference_models import MODELS
 
 PHASE_CHOICES = cases.PHASES
-pytest_plugins = ["bench.instructions_plugin"]  # --instructions (Callgrind counts of the CPU cases)
+pytest_plugins = ["blitzbench.plugin.instructions"]  # --instructions (Callgrind counts of the CPU cases)
 
 
 def pytest_addoption(parser):
@@ -62,11 +65,11 @@ def pytest_addoption(parser):
         help="folder holding torchvision datasets (mnist, fashion_mnist, cifar10) in their own layout; "
              "default: $BLITZBENCH_DATA_ROOT. Cases that need them are skipped with the reason when absent")
     add("--series", default=None, metavar="NAME",
-        help="record the run as part of series NAME (python -m bench.matrix passes its tox env here)")
+        help="record the run as part of series NAME (python -m blitzbench.matrix passes its tox env here)")
     add("--round", default=None, metavar="N",
-        help="with --series: record the run as round N of that series (set by python -m bench.matrix)")
+        help="with --series: record the run as round N of that series (set by python -m blitzbench.matrix)")
     add("--matrix-id", default=None, metavar="ID",
-        help="with --series: the matrix run this round belongs to (set by python -m bench.matrix)")
+        help="with --series: the matrix run this round belongs to (set by python -m blitzbench.matrix)")
     add("--skip-details", action="store_true",
         help="list skipped cases file by file (pytest -rs); by default each skip reason is shown once, with a count")
     add("--results-dir", default="results", metavar="DIR",
@@ -168,7 +171,7 @@ def _ieee_float32_for_verification(request):
 @pytest.fixture(scope="session", autouse=True)
 def _release_in_junit_xml(request, record_testsuite_property):
     """With --junitxml: the release this run verified, as the XML's testsuite properties
-    (bench.verification's table reads them). Nothing is recorded without --junitxml."""
+    (blitzbench.analysis.verification's table reads them). Nothing is recorded without --junitxml."""
     if request.config.getoption("xmlpath", None):
         for name, value in machine.release_properties().items():
             record_testsuite_property(name, value)
@@ -176,9 +179,9 @@ def _release_in_junit_xml(request, record_testsuite_property):
 
 @pytest.fixture
 def matmul_peak(request):
-    """peak(device, math): the device's measured matmul peak in that math (bench.peak), measured
+    """peak(device, math): the device's measured matmul peak in that math (blitzbench.measure.peak), measured
     once per session (lazily)."""
-    from bench.peak import measure_matmul_peak, peak_key
+    from blitzbench.measure.peak import measure_matmul_peak, peak_key
 
     peaks = request.config.blitz_peaks
 
@@ -202,7 +205,7 @@ def profiler(request):
     config = request.config
     if not config.getoption("--profile"):
         return lambda case: None
-    from bench import profiling
+    from blitzbench.measure import profiling
 
     def run(case):
         result = profiling.profile_case(case, config.blitz_trace_dir / case.id,
@@ -218,7 +221,7 @@ def profiler(request):
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(machine.describe(peaks=config.blitz_peaks))
     if config.blitz_matrix_record:
-        machine_info["blitzbench_matrix"] = config.blitz_matrix_record  # read by bench.saved_runs
+        machine_info["blitzbench_matrix"] = config.blitz_matrix_record  # read by blitzbench.analysis.saved_runs
 
 
 def _report_skips(tr, config) -> None:
@@ -271,7 +274,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     ran_devices = [d for d in config.blitz_devices if any(b.extra_info.get("device") == d for b in benchmarks)]
     stem = results_store.run_stem(config.blitz_started, torch.__version__, ran_devices)
     json_path = results_store.save_run(output, config.blitz_results_dir, stem)
-    profiles = config.pluginmanager.get_plugin("bench.instructions_plugin").save_profiles(config, json_path)
+    profiles = config.pluginmanager.get_plugin("blitzbench.plugin.instructions").save_profiles(config, json_path)
     not_run = {d: devices.unavailable_reason(d) for d in config.blitz_devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
     counted = any("instructions_per_call" in (b.get("extra_info") or {}) for b in output["benchmarks"])
@@ -283,7 +286,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                          _markdown_page(output, stem, markdown, legend, config.blitz_started_utc))
     config.blitz_final_lines = ([f"{title}\n{table}\n" for title, table in terminal]
                                 + [legend, f"saved: {json_path}", f"table: {md_path}"]
-                                + ([f"callgrind profiles: {profiles} (python -m bench.report A B --explain CASE)"]
+                                + ([f"callgrind profiles: {profiles} (python -m blitzbench.analysis.report A B --explain CASE)"]
                                    if profiles else []))
 
 

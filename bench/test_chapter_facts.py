@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.batches import images, regression_targets, seeded_model
-from bench.tolerances import assert_close
+from blitzbench.measure.batches import images, regression_targets, seeded_model
+from blitzbench.measure.tolerances import assert_close
 from reference_models import build
 from reference_models.references import losses, networks
 

@@ -12,7 +12,7 @@ Each round walks 1,024 mnist5k training images; images/s = 1,024 / the median ro
 import pytest
 import torch
 
-from bench import devices
+from blitzbench.measure import devices
 from reference_models import data
 
 IMAGES, BATCH, DATASET = 1024, 64, "mnist5k"

@@ -1,13 +1,13 @@
 """Training on a GPU (the chapter's section 9): an accelerator computes what the CPU computes.
 
 Forward, gradients and an SGD-with-momentum step on CUDA agree with the CPU's within float32
-tolerance (TF32 off, see bench.devices.ieee_float32). Skipped with the reason without CUDA.
+tolerance (TF32 off, see blitzbench.measure.devices.ieee_float32). Skipped with the reason without CUDA.
 """
 
 import torch
 
-from bench.batches import class_targets, images, seeded_model
-from bench.tolerances import assert_close
+from blitzbench.measure.batches import class_targets, images, seeded_model
+from blitzbench.measure.tolerances import assert_close
 from reference_models import training_step as steps
 
 

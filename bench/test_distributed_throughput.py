@@ -1,4 +1,4 @@
-"""Benchmark: the distributed training step (bench.distributed) at 1 and 2 gloo processes, and on
+"""Benchmark: the distributed training step (blitzbench.distributed) at 1 and 2 gloo processes, and on
 GPUs at every available count with NCCL, with its scaling efficiency.
 
 The ranks time themselves (torchrun workers cannot be timed from here without counting process
@@ -15,7 +15,7 @@ import os
 import pytest
 import torch
 
-from bench import distributed
+from blitzbench import distributed
 
 pytestmark = pytest.mark.distributed
 MODEL, PER_RANK_BATCH, BLOCKS, STEPS_PER_BLOCK = "chapter_net", 32, 7, 10
@@ -70,7 +70,7 @@ def test_distributed_train_step(benchmark, backend, nproc):
             "timer": "per-block max over ranks of time.perf_counter after a barrier (torchrun workers)"}
     if timed:
         # The one-process yardstick ran in the same launch, a block after each of the ranks'
-        # (bench.distributed: efficiency = median over the pairs of blocks).
+        # (blitzbench.distributed: efficiency = median over the pairs of blocks).
         samples_per_s = PER_RANK_BATCH * nproc * STEPS_PER_BLOCK / benchmark.stats.stats.median
         info.update(samples_per_s=samples_per_s, single_process_samples_per_s=result["single_process_samples_per_s"],
                     single_block_seconds=result["single_block_seconds"],

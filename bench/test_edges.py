@@ -4,7 +4,7 @@ The other checks draw standard-normal inputs. Here: logits of magnitude 1e2 to 1
 naive softmax overflows), all-equal logits, targets at the ignore index, batches of one,
 activations of 1e-20 and 1e20, and the whole networks under float16 and bfloat16 autocast
 against the float64 reference, with tolerances derived from each dtype's machine epsilon
-(bench.tolerances.network_tolerances).
+(blitzbench.measure.tolerances.network_tolerances).
 
 The references stay correct at these edges because they are written in the stable form: the
 cross-entropy's log-softmax subtracts each row's maximum before exponentiating
@@ -18,8 +18,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.batches import class_targets, images, seeded_model
-from bench.tolerances import assert_close, eps, network_tolerances, relative_error
+from blitzbench.measure.batches import class_targets, images, seeded_model
+from blitzbench.measure.tolerances import assert_close, eps, network_tolerances, relative_error
 from reference_models.references import layers, losses, networks
 
 C = 10

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.batches import class_targets, images, regression_targets, seeded_model
-from bench.tolerances import assert_close
+from blitzbench.measure.batches import class_targets, images, regression_targets, seeded_model
+from blitzbench.measure.tolerances import assert_close
 from reference_models.models import LinearFunction
 from reference_models.references import networks
 

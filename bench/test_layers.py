@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.tolerances import assert_close
+from blitzbench.measure.tolerances import assert_close
 from reference_models.references import layers
 
 DTYPES = [pytest.param(torch.float64, id="float64"), pytest.param(torch.float32, id="float32")]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.tolerances import assert_close
+from blitzbench.measure.tolerances import assert_close
 from reference_models.references import losses
 
 REDUCTIONS = ["mean", "sum", "none"]

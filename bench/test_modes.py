@@ -1,8 +1,8 @@
-"""Every execution mode computes what the chapter's eager code computes (bench.modes).
+"""Every execution mode computes what the chapter's eager code computes (blitzbench.measure.modes).
 
 For each model and mode: 3 training steps in the mode and 3 eager steps from the same seed, TF32
-off, must update every parameter alike (relative to the update's size, bench.modes.UPDATE_RTOL, plus
-float32's rounding of the parameter, bench.modes.rounding_floor).
+off, must update every parameter alike (relative to the update's size, blitzbench.measure.modes.UPDATE_RTOL, plus
+float32's rounding of the parameter, blitzbench.measure.modes.rounding_floor).
 On the CPU that covers ``compiled`` (torch.compile's default mode); on CUDA every mode, and the
 cudagraph mode under bfloat16 autocast too. A mode a device cannot run is skipped with the reason.
 """
@@ -10,9 +10,9 @@ cudagraph mode under bfloat16 autocast too. A mode a device cannot run is skippe
 import pytest
 import torch
 
-from bench import modes
-from bench.helpers import compile_wrongly
-from bench.cases import Case
+from blitzbench.measure import modes
+from blitzbench.testing import compile_wrongly
+from blitzbench.cases import Case
 
 VERIFY_BATCH = 8
 
@@ -81,7 +81,7 @@ def test_the_rounding_floor_is_half_an_ulp_per_step_per_run_twice():
 
 
 def test_perturb_moves_every_weight_by_one_float32_rounding():
-    from bench.batches import seeded_model
+    from blitzbench.measure.batches import seeded_model
 
     net, original = seeded_model("chapter_net"), seeded_model("chapter_net")
     modes.perturb(net, seed=1)
@@ -104,7 +104,7 @@ def test_each_compiled_model_starts_below_torch_compiles_recompile_limit():
     second version of the same forward) both compile: each case starts from an empty cache."""
     from torch._dynamo.utils import counters
 
-    from bench.workloads import Workload
+    from blitzbench.measure.workloads import Workload
 
     config = torch._dynamo.config
     limit = "recompile_limit" if "recompile_limit" in config._config else "cache_size_limit"  # renamed in torch 2.7
@@ -129,7 +129,7 @@ def test_within_a_case_the_compiled_models_share_one_compilation():
     from torch._dynamo import config as dynamo_config
     from torch._dynamo.utils import counters
 
-    from bench.workloads import Workload
+    from blitzbench.measure.workloads import Workload
 
     models = 3
     case = Case("lenet", "cpu", 2, "train_step", mode="compiled")

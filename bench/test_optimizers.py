@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.batches import class_targets, images, seeded_model
-from bench.tolerances import assert_close
+from blitzbench.measure.batches import class_targets, images, seeded_model
+from blitzbench.measure.tolerances import assert_close
 from reference_models.references.optimizers import ReferenceAdam, ReferenceSGD
 
 STEPS = 4

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from bench.batches import images, seeded_model
-from bench.tolerances import assert_close
+from blitzbench.measure.batches import images, seeded_model
+from blitzbench.measure.tolerances import assert_close
 from reference_models import MODELS
 
 

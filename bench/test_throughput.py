@@ -2,18 +2,19 @@
 device and batch size (the chapter's sections 6 and 9). Run with ``pytest bench --benchmark-only``.
 
 Each case first checks what it is about to time (Workload.check: output shape, finite loss and
-gradients, a step that moves the weights; in a mode other than eager, bench.modes.verify: 3
+gradients, a step that moves the weights; in a mode other than eager, blitzbench.measure.modes.verify: 3
 training steps that match eager's); a wrong computation fails the case and reports no time.
-The timing itself is pytest-benchmark's, with the timer and round sizes bench.timing picks per
+The timing itself is pytest-benchmark's, with the timer and round sizes blitzbench.measure.timing picks per
 device: on CUDA, rounds of back-to-back calls (throughput), with one synchronized call's time
 kept as ``latency_s`` and the GPU's busy fraction measured after the timed rounds.
 """
 
 import torch
 
-from bench import case_timing, summary_table, timing
-from bench.flops import flops_per_sample
-from bench.peak import case_math
+from blitzbench.analysis import summary_table
+from blitzbench.measure import case_timing, timing
+from blitzbench.measure.flops import flops_per_sample
+from blitzbench.measure.peak import case_math
 
 
 def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler, instruction_counter):

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from bench.batches import class_targets, images, seeded_model
+from blitzbench.measure.batches import class_targets, images, seeded_model
 from reference_models import training_step as steps
 
 STEPS, BATCH, FACTOR = 30, 16, 100

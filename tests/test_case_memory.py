@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.devices import CaseMemory, unavailable_reason
+from blitzbench.measure.devices import CaseMemory, unavailable_reason
 
 
 def test_the_case_peak_leaves_out_what_was_allocated_before_it(monkeypatch):

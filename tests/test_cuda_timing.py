@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import profiling, timing
+from blitzbench.measure import profiling, timing
 
 
 @pytest.mark.parametrize("per_call, latency, expected", [
@@ -91,7 +91,7 @@ def test_busy_fraction_rejects_an_empty_window():
 
 
 def test_the_torch_free_table_marks_launch_bound_at_the_profilers_threshold():
-    from bench import summary_table
+    from blitzbench.analysis import summary_table
 
     assert summary_table.LAUNCH_BOUND_BELOW == profiling.LAUNCH_BOUND_BELOW == 0.5  # the issue's 50%
 
@@ -138,9 +138,9 @@ def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
     counted, its loss.backward() (2 ms) is."""
     import torch
 
-    from bench import case_timing
-    from bench.cases import Case
-    from bench.workloads import Workload
+    from blitzbench.measure import case_timing
+    from blitzbench.cases import Case
+    from blitzbench.measure.workloads import Workload
 
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
     clock = timing.CudaEventClock(event=StreamEvent, synchronize=lambda: None)

@@ -1,4 +1,4 @@
-"""python -m bench.fidelity: bad input is one line and exit 2; each independent timing is its own process."""
+"""python -m blitzbench.measure.fidelity: bad input is one line and exit 2; each independent timing is its own process."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import fidelity
+from blitzbench.measure import fidelity
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def test_bad_cases_are_one_line_and_exit_2(cases, message, capsys):
 
 
 def test_a_cuda_case_without_cuda_says_why(capsys):
-    from bench.devices import unavailable_reason
+    from blitzbench.measure.devices import unavailable_reason
 
     if unavailable_reason("cuda") is None:
         pytest.skip("CUDA is available here: the case would run")
@@ -33,7 +33,7 @@ def test_a_cuda_case_without_cuda_says_why(capsys):
 
 
 def test_the_independent_timing_runs_in_its_own_process():
-    done = subprocess.run([sys.executable, "-m", "bench.fidelity", "--measure", "chapter_net-cpu-bs4-forward",
+    done = subprocess.run([sys.executable, "-m", "blitzbench.measure.fidelity", "--measure", "chapter_net-cpu-bs4-forward",
                            "--min-run-time", "0.05"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     seconds = float(done.stdout.strip().splitlines()[-1])

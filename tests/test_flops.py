@@ -1,4 +1,4 @@
-"""FLOPs per sample (bench.flops) against counts made by hand from the layer shapes (issue 12, point 5).
+"""FLOPs per sample (blitzbench.measure.flops) against counts made by hand from the layer shapes (issue 12, point 5).
 
 A convolution's multiply-adds: C_out x H_out x W_out x C_in x k x k; a linear layer's: in x out;
 a FLOP count is 2 per multiply-add (FlopCounterMode's convention). Backward computes, per layer,
@@ -10,8 +10,8 @@ the optimizer step counts nothing (None).
 
 import pytest
 
-from bench.cases import Case
-from bench.flops import flops_per_sample
+from blitzbench.cases import Case
+from blitzbench.measure.flops import flops_per_sample
 
 
 def conv(c_in, c_out, k, size):

@@ -30,7 +30,7 @@ def gpu_check_commands() -> list[list[str]]:
 
 def test_gpu_check_runs_the_verification_the_benchmarks_and_the_fidelity_check():
     modules = [command[2] for command in gpu_check_commands()]
-    assert modules == ["pytest", "bench.fidelity", "pytest", "pytest", "bench.gpu_targets"]  # the GPU targets first
+    assert modules == ["pytest", "blitzbench.measure.fidelity", "pytest", "pytest", "blitzbench.gpu.targets"]  # the GPU targets first
 
 
 def test_gpu_check_fits_one_call_of_a_lent_gpu_machine():
@@ -84,9 +84,9 @@ def test_the_first_step_times_lenets_training_step_in_all_four_modes_at_64_and_4
 def test_the_suite_runs_of_gpu_checks_fidelity_cases_collect_that_case_alone(tmp_path):
     """Each fidelity measurement starts pytest on one case id with the options that select it; a
     mismatch would collect nothing (and fail) on the GPU machine, so it is checked here."""
-    from bench.fidelity import parse_case, suite_arguments
+    from blitzbench.measure.fidelity import parse_case, suite_arguments
 
-    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "bench.fidelity"]
+    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "blitzbench.measure.fidelity"]
     for text in fidelity[fidelity.index("--cases") + 1].split(","):
         case = parse_case(text)
         done = subprocess.run([sys.executable, *suite_arguments(case, tmp_path, tmp_path / "out.json"), "--collect-only"],
@@ -96,16 +96,16 @@ def test_the_suite_runs_of_gpu_checks_fidelity_cases_collect_that_case_alone(tmp
 
 
 def test_the_fidelity_cases_of_gpu_check_are_valid_ids():
-    from bench.fidelity import parse_case
+    from blitzbench.measure.fidelity import parse_case
 
-    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "bench.fidelity"]
+    (fidelity,) = [c for c in gpu_check_commands() if c[2] == "blitzbench.measure.fidelity"]
     cases = fidelity[fidelity.index("--cases") + 1].split(",")
     parsed = [parse_case(case) for case in cases]
     assert {case.device for case in parsed} == {"cuda"} and any(case.mode == "cudagraph" for case in parsed)
 
 
 def test_preflight_names_a_missing_module_in_one_line_and_exits_2(capsys):
-    from bench import gpu_preflight
+    from blitzbench.gpu import preflight as gpu_preflight
 
     assert gpu_preflight.main(["torch", "no_such_module_blitzbench"]) == 2
     line = capsys.readouterr().err
@@ -114,8 +114,8 @@ def test_preflight_names_a_missing_module_in_one_line_and_exits_2(capsys):
 
 
 def test_preflight_without_cuda_says_so(capsys):
-    from bench import gpu_preflight
-    from bench.devices import unavailable_reason
+    from blitzbench.gpu import preflight as gpu_preflight
+    from blitzbench.measure.devices import unavailable_reason
 
     if unavailable_reason("cuda") is None:
         assert gpu_preflight.main(["torch"]) == 0
@@ -131,9 +131,9 @@ def test_gpu_check_installs_carried_wheels_and_checks_every_module_the_suite_imp
 
     makefile = (ROOT / "Makefile").read_text()  # not make -n: a recipe that calls $(MAKE) runs under -n
     recipe = makefile.split("\ngpu-check:\n", 1)[1].split("\n\n", 1)[0].replace("\\\n", " ")
-    assert recipe.index("pip install") < recipe.index("-m bench.gpu_preflight") < recipe.index("gpu-check-steps")
+    assert recipe.index("pip install") < recipe.index("-m blitzbench.gpu.preflight") < recipe.index("gpu-check-steps")
     modules = makefile.split("\nGPU_MODULES ?=", 1)[1].split("\n", 1)[0].split()
-    assert "$(GPU_MODULES)" in recipe.split("-m bench.gpu_preflight", 1)[1].split("||")[0]
+    assert "$(GPU_MODULES)" in recipe.split("-m blitzbench.gpu.preflight", 1)[1].split("||")[0]
     checked = set(modules)
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     importable = {"pytest-benchmark": "pytest_benchmark", "scikit-learn": "sklearn"}

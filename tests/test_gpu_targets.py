@@ -1,12 +1,12 @@
-"""bench.gpu_targets reads what make gpu-check saved and judges issue 11's targets (the numbers
+"""blitzbench.gpu.targets reads what make gpu-check saved and judges issue 11's targets (the numbers
 are the issue's): met, MISSED, or not measured, one row per measurement."""
 
 import json
 
 import pytest
 
-from bench import gpu_targets
-from bench.cases import Case
+from blitzbench.gpu import targets as gpu_targets
+from blitzbench.cases import Case
 
 
 def _bench(case: Case, median_s: float, iqr_fraction: float = 0.01) -> dict:

@@ -1,4 +1,4 @@
-"""--instructions: Callgrind counts per case, compared by bench.report, explained by --explain.
+"""--instructions: Callgrind counts per case, compared by blitzbench.analysis.report, explained by --explain.
 
 The proofs the issue asks for, on real counted runs (valgrind is on these machines; where it is
 not, they skip with the reason): the same release counted twice agrees within 0.5% with no
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import callgrind, instruction_compare, instructions, report
-from bench.cases import Case
+from blitzbench.analysis import instruction_compare, report
+from blitzbench.measure import callgrind, instructions
+from blitzbench.cases import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "callgrind" / "small.out"

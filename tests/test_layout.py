@@ -1,5 +1,5 @@
-"""No module imports a test file: what tests share lives in a helpers module (bench/helpers.py),
-what the harness needs in harness modules (bench/case_timing.py)."""
+"""No module imports a test file: what tests share lives in a helpers module (blitzbench/testing.py),
+what the harness needs in harness modules (blitzbench/measure/case_timing.py)."""
 
 import re
 from pathlib import Path
@@ -21,4 +21,4 @@ def test_no_module_imports_a_test_file():
 def test_the_check_sees_such_an_import():
     assert IMPORTS_A_TEST_FILE.search("    import bench.test_throughput as throughput\n")
     assert IMPORTS_A_TEST_FILE.search("from bench.test_modes import compile_wrongly\n")
-    assert not IMPORTS_A_TEST_FILE.search("from bench.helpers import compile_wrongly\n")
+    assert not IMPORTS_A_TEST_FILE.search("from blitzbench.testing import compile_wrongly\n")

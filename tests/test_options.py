@@ -1,4 +1,4 @@
-"""The option parsers behind --device and --batch-sizes (bench.options)."""
+"""The option parsers behind --device and --batch-sizes (blitzbench.plugin.options)."""
 
 import subprocess
 import sys
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.options import parse_batch_sizes, parse_devices, parse_matrix_record
+from blitzbench.plugin.options import parse_batch_sizes, parse_devices, parse_matrix_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_cuda_benchmarks_add_batches_that_fill_the_gpu():
     assert {i for i in ids if i.startswith("lenet-cpu")} == {f"lenet-cpu-bs{n}-train_step" for n in (1, 4, 64, 256, 1024)}
     assert {i for i in ids if i.startswith("lenet-cuda")} == {f"lenet-cuda-bs{n}-train_step"
                                                                for n in (1, 4, 64, 256, 1024, 4096, 16384)}
-    from bench.options import default_benchmark_batch_sizes
+    from blitzbench.plugin.options import default_benchmark_batch_sizes
     assert default_benchmark_batch_sizes("cuda", quick=True) == (4, 64)
 
 
@@ -87,7 +87,7 @@ def test_every_mode_is_collected_and_the_cuda_graph_modes_skip_on_the_cpu_with_t
                                            "--batch-sizes=64", "--device=cuda", "--compile-modes=eager,cudagraph"],
                                cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "test_throughput[lenet-cuda-bs64-backward-cudagraph]" in collected.stdout
-    from bench.cases import Case
+    from blitzbench.cases import Case
     reason = Case.parse("lenet-cuda-bs64-backward-cudagraph").unsupported_reason()
     assert reason and "fresh autograd graph" in reason
     assert Case.parse("lenet-cuda-bs64-train_step-reduce-overhead").mode == "reduce-overhead"

@@ -1,12 +1,12 @@
-"""bench.paired_stats: the median's order-statistic interval, its coverage, and the verdict rules."""
+"""blitzbench.analysis.paired_stats: the median's order-statistic interval, its coverage, and the verdict rules."""
 
 import math
 import random
 
 import pytest
 
-from bench import paired_stats
-from bench.paired_stats import PairedEstimate, median_interval, paired_estimate, verdict
+from blitzbench.analysis import paired_stats
+from blitzbench.analysis.paired_stats import PairedEstimate, median_interval, paired_estimate, verdict
 
 
 @pytest.mark.parametrize("n, k", [(2, 1), (4, 1), (5, 1), (6, 1), (8, 1), (9, 2), (12, 3), (20, 6)])

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from bench.cases import Case
-from bench.peak import case_math, measure_matmul_peak, peak_key
+from blitzbench.cases import Case
+from blitzbench.measure.peak import case_math, measure_matmul_peak, peak_key
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import profiling
-from bench.cases import Case
+from blitzbench.measure import profiling
+from blitzbench.cases import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 FIVE_MB = 5 * 1024 * 1024

@@ -1,13 +1,13 @@
-"""python -m bench.report: matching runs, the verdict, regressions, exports and bad input."""
+"""python -m blitzbench.analysis.report: matching runs, the verdict, regressions, exports and bad input."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from bench import report
-from bench.cases import case_key, case_name
-from bench.saved_runs import CaseStats
+from blitzbench.analysis import report
+from blitzbench.cases import case_key, case_name
+from blitzbench.analysis.saved_runs import CaseStats
 
 ROOT = Path(__file__).resolve().parents[1]
 SAVED_CPU_RUN = sorted(ROOT.glob("results/*_cpu.json"))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from bench import results_store
+from blitzbench.analysis import results_store
 
 
 def test_run_stem_carries_time_version_and_devices():

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import report
-from bench.cases import Case, case_name
-from bench.saved_runs import collect, group_series, pair_runs
+from blitzbench.analysis import report
+from blitzbench.cases import Case, case_name
+from blitzbench.analysis.saved_runs import collect, group_series, pair_runs
 
 RECORDED = Path(__file__).resolve().parent / "data" / "recorded"
 CASES = [Case(model, "cpu", bs, phase) for model in ("chapter_net", "lenet", "cifar_net")

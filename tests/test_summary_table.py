@@ -1,6 +1,6 @@
 """The end-of-run table: devices side by side, speedup, noise marks, devices that did not run."""
 
-from bench.summary_table import throughput_table
+from blitzbench.analysis.summary_table import throughput_table
 
 
 def bench(device, samples_per_s, median=0.01, iqr=0.0005, phase="forward", batch_size=64, gflops=1.0, peak=0.5,
@@ -51,7 +51,7 @@ def test_rows_follow_model_phase_and_batch_order():
 
 
 def test_model_order_matches_the_registry():
-    from bench.cases import MODEL_ORDER
+    from blitzbench.cases import MODEL_ORDER
     from reference_models import MODELS
 
     assert MODEL_ORDER == tuple(MODELS)
@@ -106,7 +106,7 @@ def tta(loop, seconds, device="cuda", mode=None):
 
 
 def test_time_to_accuracy_sets_the_cudagraph_fast_loop_beside_eager():
-    from bench.summary_table import time_to_accuracy_table
+    from blitzbench.analysis.summary_table import time_to_accuracy_table
 
     text = time_to_accuracy_table([tta("tutorial", 30.0), tta("fast", 6.0, mode="eager"),
                                    tta("fast", 2.0, mode="cudagraph")], fmt="github")
@@ -136,7 +136,7 @@ def test_the_math_each_case_used_is_a_column_where_it_is_not_plain_float32():
 
 
 def test_the_legend_names_each_peak_with_its_math():
-    from bench.summary_table import legend
+    from blitzbench.analysis.summary_table import legend
 
     text = legend({"cpu": {"gflops_per_s": 190.0, "n": 1024, "math": "float32"},
                    "cuda tf32": {"gflops_per_s": 400000.0, "n": 8192, "math": "tf32"}}, {})
@@ -144,7 +144,7 @@ def test_the_legend_names_each_peak_with_its_math():
 
 
 def test_the_legend_says_why_each_missing_gflops_figure_is_missing():
-    from bench.summary_table import INFERENCE_FLOPS_BEFORE_2_6, STEP_HAS_NO_FLOPS, legend
+    from blitzbench.analysis.summary_table import INFERENCE_FLOPS_BEFORE_2_6, STEP_HAS_NO_FLOPS, legend
 
     def bench(phase, torch_version, gflops=None, **recorded):
         return {"extra_info": {"phase": phase, "torch_version": torch_version, "samples_per_s": 1000.0,
@@ -162,7 +162,7 @@ def test_the_legend_says_why_each_missing_gflops_figure_is_missing():
 
 
 def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
-    from bench.summary_table import distributed_table
+    from blitzbench.analysis.summary_table import distributed_table
 
     def run(**errors):
         info = {"kind": "distributed", "backend": "gloo", "model": "chapter_net", "world_size": 2,
@@ -177,7 +177,7 @@ def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
 
 
 def test_time_to_accuracy_shows_the_median_over_seeds_and_their_range():
-    from bench.summary_table import time_to_accuracy_table
+    from blitzbench.analysis.summary_table import time_to_accuracy_table
 
     fast = tta("fast", 1.2, device="cpu")
     fast["extra_info"].update(seconds_per_seed=[1.1, 1.2, 1.4])

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from bench.tolerances import assert_close, eps, network_tolerances, relative_error
+from blitzbench.measure.tolerances import assert_close, eps, network_tolerances, relative_error
 
 
 def test_tiny_values_are_judged_on_their_own_scale():

@@ -7,8 +7,8 @@ step; a tool that wrote its own zero_grad/forward/loss/backward/step would not c
 import pytest
 import torch
 
-from bench import profiling, workloads
-from bench.cases import Case
+from blitzbench.measure import profiling, workloads
+from blitzbench.cases import Case
 from reference_models import training_step as steps
 from reference_models.train import TrainConfig, train
 

@@ -1,4 +1,4 @@
-"""bench.verification: pytest's JUnit XML read case by case, the table of checks by release, the
+"""blitzbench.analysis.verification: pytest's JUnit XML read case by case, the table of checks by release, the
 decisions recorded for failures, and bad input (the matrix's --verify is tested in test_matrix)."""
 
 import json
@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from bench import verification
-from bench.verification import CaseResult, KnownDifference, ReleaseRun
+from blitzbench.analysis import verification
+from blitzbench.analysis.verification import CaseResult, KnownDifference, ReleaseRun
 
 # A tiny suite with each outcome pytest's JUnit XML can record, and a file that cannot be imported.
 PLANTED = {

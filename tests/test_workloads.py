@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from bench.cases import PHASES, Case
-from bench.workloads import Workload
+from blitzbench.cases import PHASES, Case
+from blitzbench.measure.workloads import Workload
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -61,7 +61,7 @@ def test_case_ids_name_only_non_default_axes():
 
 
 def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
-    from bench import case_timing
+    from blitzbench.measure import case_timing
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 GiB\nmore detail")
@@ -74,7 +74,7 @@ def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
 
 
 def test_out_of_memory_on_the_cpu_is_an_error_not_a_skip(monkeypatch):
-    from bench import case_timing
+    from blitzbench.measure import case_timing
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
@@ -100,7 +100,7 @@ def test_a_non_default_configuration_is_compared_with_eager_float32(phase):
 
 
 def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatch):
-    from bench.helpers import compile_wrongly
+    from blitzbench.testing import compile_wrongly
 
     compile_wrongly(monkeypatch)  # compiled outputs 1% too large
     for phase, says in (("forward", "output off by"), ("train_step", "loss off by")):

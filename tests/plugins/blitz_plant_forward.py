@@ -9,7 +9,7 @@ runs outside the counted region. ``--explain`` must find it by that name.
 
 import torch
 
-import bench.workloads as workloads
+import blitzbench.measure.workloads as workloads
 
 PLANTED_OPERATION = "logcumsumexp"
 PLANTED_COLUMNS = 8  # of the 32x32 images' last dimension: sized to add a few percent at batch 4

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for tox in tests/test_matrix.py: answers ``tox -l``, ``tox -e ENV --notest`` and
-``tox -e ENV --skip-pkg-install -- ARGS`` the way bench.matrix calls them, without installing any
+``tox -e ENV --skip-pkg-install -- ARGS`` the way blitzbench.matrix calls them, without installing any
 torch release. Set by the test through the environment:
 
   FAKE_TOX_ENVS    comma-separated environments ``-l`` lists (``report`` is added)
@@ -11,7 +11,7 @@ torch release. Set by the test through the environment:
   FAKE_TOX_HANG    an env whose runs write FAKE_TOX_CALLS + ".hang" and then wait to be interrupted
   FAKE_TOX_CRASH   an env whose verification runs end with pytest's internal-error status and no XML
 
-``tox exec -e ENV --skip-pkg-install -- python -m pytest ARGS`` (bench.matrix --verify) writes a
+``tox exec -e ENV --skip-pkg-install -- python -m pytest ARGS`` (blitzbench.matrix --verify) writes a
 small synthetic JUnit XML at ARGS' --junitxml (a failing check in FAKE_TOX_FAIL, exit 1), or, in
 FAKE_TOX_PYTEST, runs the real suite on the node ids in FAKE_TOX_SELECT (comma-separated) instead
 of the whole suite, with the other arguments as given.
@@ -68,7 +68,7 @@ def main(argv):
                            "stats": {"median": median, "q1": median, "q3": median, "iqr": 0.0},
                            "extra_info": {"model": "chapter_net", "phase": "forward", "device": "cpu",
                                           "batch_size": 4}}]}
-    if "--instructions" in args:  # as bench.instructions_plugin records a counted run
+    if "--instructions" in args:  # as blitzbench.plugin.instructions records a counted run
         run["machine_info"]["instructions"] = {"valgrind": "valgrind-3.19.0", "counting_seconds": 12.0}
         run["benchmarks"][0]["extra_info"].update(instructions_per_call=2.8e6, instructions_spread=0.001)
     (folder / f"{now:%Y%m%d-%H%M%S-%f}_torch-2.14.1_cpu.json").write_text(json.dumps(run))
@@ -79,7 +79,7 @@ RELEASES = {"torch24": "2.4.1", "torch215": "2.15.0"}
 
 
 def verify(env, command):
-    """The verification suite as bench.matrix --verify runs it: ``python -m pytest SUITE ... --junitxml=PATH``."""
+    """The verification suite as blitzbench.matrix --verify runs it: ``python -m pytest SUITE ... --junitxml=PATH``."""
     junit = next(a.split("=", 1)[1] for a in command if a.startswith("--junitxml="))
     if env == os.environ.get("FAKE_TOX_CRASH"):
         print(f"{env}: INTERNALERROR (planted)")

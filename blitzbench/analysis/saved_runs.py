@@ -1,7 +1,7 @@
 """Reading saved benchmark runs (pytest-benchmark JSON) back, for the report, and grouping them
 into series.
 
-A run is one file. Each of its cases is keyed by what identifies it across runs (bench.cases), so
+A run is one file. Each of its cases is keyed by what identifies it across runs (blitzbench.cases), so
 that runs from different torch releases or machines line up: throughput cases by model, phase,
 device, batch size, dtype, memory format and execution mode; data-loading cases by dataset, source,
 augmentation and device; distributed cases by model, backend, ranks and global batch;
@@ -11,8 +11,8 @@ seconds the figure compared.
 A series is the runs of one setup repeated: the runs a tox environment saved in its folder
 (``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
 and machine. A file named on its own (not found in a named folder) is a series of its own,
-unless its bench.matrix record puts it in a series: two runs of one release named one by one
-are the two sides of a comparison, not two rounds of one side. ``python -m bench.matrix`` records in each run it makes the series (the env), the
+unless its blitzbench.matrix record puts it in a series: two runs of one release named one by one
+are the two sides of a comparison, not two rounds of one side. ``python -m blitzbench.matrix`` records in each run it makes the series (the env), the
 round and the matrix it belongs to (``machine_info["blitzbench_matrix"]``), so that rounds can be
 paired exactly; runs without that record are paired by time order. Torch-free, so that the report
 runs in a small environment.
@@ -26,8 +26,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cases import case_key
-from bench.cli import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
+from blitzbench.cases import case_key
+from blitzbench.cli.args import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CaseStats:
 
 @dataclass(frozen=True)
 class InstructionCount:
-    """A case's Callgrind count (bench.instructions): instructions per call, the median over its
+    """A case's Callgrind count (blitzbench.measure.instructions): instructions per call, the median over its
     repeats, and their spread ((max - min) / median)."""
 
     per_call: float
@@ -77,13 +77,13 @@ class Run:
 
     @property
     def matrix_record(self) -> dict:
-        """What bench.matrix recorded: {"series", "round", "matrix"}; empty for other runs."""
+        """What blitzbench.matrix recorded: {"series", "round", "matrix"}; empty for other runs."""
         record = self.machine_info.get("blitzbench_matrix")
         return record if isinstance(record, dict) else {}
 
     @property
     def round_key(self) -> tuple | None:
-        """(matrix, round) when bench.matrix made this run, else None."""
+        """(matrix, round) when blitzbench.matrix made this run, else None."""
         record = self.matrix_record
         if record.get("matrix") is None or not isinstance(record.get("round"), int):
             return None
@@ -191,7 +191,7 @@ def collect(paths: list[Path]) -> tuple[list[Run], list[str]]:
 class Series:
     """The runs of one setup, oldest first."""
 
-    name: str  # the tox env bench.matrix recorded, or the folder the runs sit in
+    name: str  # the tox env blitzbench.matrix recorded, or the folder the runs sit in
     torch_version: str
     devices: tuple[str, ...]
     machine: str
@@ -208,7 +208,7 @@ class Series:
 
 
 def group_series(runs: list[Run]) -> list[Series]:
-    """Runs grouped into series: by the series bench.matrix recorded, else a file named on its
+    """Runs grouped into series: by the series blitzbench.matrix recorded, else a file named on its
     own by itself, else by folder; within that by torch version, devices and machine. Series in
     order of their first run."""
     groups: dict[tuple, list[Run]] = {}
@@ -255,7 +255,7 @@ def _label(series: list[Series]) -> None:
 
 
 def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:
-    """(baseline run, other run) per round: by bench.matrix's (matrix, round) record when every
+    """(baseline run, other run) per round: by blitzbench.matrix's (matrix, round) record when every
     run of both series has a distinct one, else by time order, as many pairs as the shorter
     series has runs."""
     def by_round(series: Series) -> dict | None:

@@ -1,6 +1,6 @@
 """What a benchmark case runs: the parts of the chapter's training step (section 6), one at a time.
 
-A :class:`bench.cases.Case` is a point in the grid model x device x batch size x phase (x dtype,
+A :class:`blitzbench.cases.Case` is a point in the grid model x device x batch size x phase (x dtype,
 memory format, execution mode). A :class:`Workload` turns it into: the model, its
 optimizer (SGD with momentum, as in the tutorial) and a batch on the device, and the callable
 that is timed:
@@ -12,10 +12,10 @@ that is timed:
   step        optimizer.step() alone, with the gradients of one backward left in place
   train_step  zero_grad, forward, loss, backward, step: the chapter's loop body
 
-In the cudagraph mode (bench.modes) ``timed`` replays the phase captured once as a CUDA graph;
+In the cudagraph mode (blitzbench.measure.modes) ``timed`` replays the phase captured once as a CUDA graph;
 in the compiled modes the model is wrapped in torch.compile. Nothing here times anything;
-bench.timing does, and :meth:`Workload.check` makes sure the computation is right before it is
-timed (bench.modes.verify checks a mode against eager).
+blitzbench.measure.timing does, and :meth:`Workload.check` makes sure the computation is right before it is
+timed (blitzbench.measure.modes.verify checks a mode against eager).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from bench import devices, modes, tolerances
-from bench.batches import class_targets, images, seeded_model
-from bench.cases import Case
+from blitzbench.measure import devices, modes, tolerances
+from blitzbench.measure.batches import class_targets, images, seeded_model
+from blitzbench.cases import Case
 from reference_models import MODELS, cuda_graphs
 from reference_models import training_step as steps
 
@@ -130,12 +130,12 @@ class Workload:
     def compare_with_eager_float32(self) -> None:
         """One call of the phase in this configuration against one in eager float32 contiguous,
         both from the seed on fresh workloads, TF32 off: outputs, gradients and the step's update
-        within bench.tolerances.network_tolerances for the case's dtype. (A cudagraph capture's
+        within blitzbench.measure.tolerances.network_tolerances for the case's dtype. (A cudagraph capture's
         warm-up steps move the weights before the first replay, so for its step and train_step
-        the update is left to bench.modes.verify, which undoes them.)"""
+        the update is left to blitzbench.measure.modes.verify, which undoes them.)"""
         case, phase = self.case, self.case.phase
         if case.mode == "cudagraph" and phase in ("step", "train_step"):
-            return  # the capture's warm-up steps move the weights: bench.modes.verify covers these
+            return  # the capture's warm-up steps move the weights: blitzbench.measure.modes.verify covers these
         out_tol, grad_tol = tolerances.network_tolerances(case.dtype, case.batch_size)
         with devices.ieee_float32():
             mine, reference = (_one_call(Workload(c)) for c in (case, reference_case(case)))

@@ -1,6 +1,6 @@
 """Beyond one device: the chapter's training step under DistributedDataParallel, started by torchrun.
 
-    python -m bench.distributed --nproc N --model M --batch-size GLOBAL --backend gloo|nccl --steps K [--json]
+    python -m blitzbench.distributed --nproc N --model M --batch-size GLOBAL --backend gloo|nccl --steps K [--json]
 
 Each of the N ranks takes its shard of every global batch (GLOBAL / N samples); DDP averages the
 gradients across ranks; SGD with momentum steps. Because the shards are equal and the loss is a
@@ -44,7 +44,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-PROG = "python -m bench.distributed"
+from blitzbench import ROOT
+
+PROG = "python -m blitzbench.distributed"
 BACKENDS = ("gloo", "nccl")
 BLOCKS = 5  # the command's timed steps are split into blocks; the rate uses the median block
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}  # max error relative to max(1, the largest magnitude)
@@ -80,7 +82,7 @@ def _one_process_block(model_name, device, dtype, x, y, steps, cuda):
     a callable that times ``steps`` training steps of it alone and returns the seconds."""
     import torch
 
-    from bench.batches import seeded_model
+    from blitzbench.measure.batches import seeded_model
     from reference_models import training_step as training
 
     net = seeded_model(model_name, device, dtype, seed=0)
@@ -111,7 +113,7 @@ def worker(config: dict) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from bench.batches import class_targets, images, seeded_model
+    from blitzbench.measure.batches import class_targets, images, seeded_model
     from reference_models import training_step as training
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -246,7 +248,7 @@ class RunFailed(Exception):
 def torchrun_command(nproc: int, config_file: Path) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
             "--nproc-per-node", str(nproc), "--max-restarts", "0", "--monitor-interval", "0.5",
-            "-m", "bench.distributed", "--worker", str(config_file)]
+            "-m", "blitzbench.distributed", "--worker", str(config_file)]
 
 
 def launch(nproc: int, config: dict, timeout: float) -> dict:
@@ -258,7 +260,7 @@ def launch(nproc: int, config: dict, timeout: float) -> dict:
         env = dict(os.environ)
         env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one machine: rendezvous and traffic on loopback
         env.setdefault("OMP_NUM_THREADS", str(config["threads"]))
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                           env.get("PYTHONPATH")]))
         proc = subprocess.Popen(torchrun_command(nproc, tmp / "config.json"), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from blitzbench import ROOT
+
 
 
 def cpu_model() -> str:
@@ -60,7 +61,7 @@ def suite_commit() -> str:
 
 def release_properties() -> dict[str, str]:
     """What a verification run verified: torch, torchvision, Python, the suite's commit
-    (recorded in the JUnit XML, read by bench.verification)."""
+    (recorded in the JUnit XML, read by blitzbench.analysis.verification)."""
     info = describe()
     return {"torch": info["torch_version"], "torchvision": str(info["torchvision_version"]),
             "python": platform.python_version(), "cuda": str(info["cuda_version"]),

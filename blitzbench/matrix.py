@@ -1,15 +1,15 @@
 """Interleaved runs of tox environments: how to compare torch releases on a machine that drifts.
 
-    python -m bench.matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
-    python -m bench.matrix ENV,ENV[,...] --verify [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    python -m blitzbench.matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    python -m blitzbench.matrix ENV,ENV[,...] --verify [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
     make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
-    python -m bench.matrix torch24,torch215 --instructions -- --quick --device cpu
+    python -m blitzbench.matrix torch24,torch215 --instructions -- --quick --device cpu
 
 Round r runs each environment's benchmark command once (``tox -e ENV -- PYTEST_ARGS``), in the
 listed order in odd rounds and in reverse in even ones (A B, B A, A B, ...: counterbalanced, so
 that neither side always runs first after the other). A shared machine drifts by 10-25% between
-runs minutes apart; runs in the same round see about the same machine, and bench.report pairs
-them round by round (see bench.paired_stats). Each run is saved by the suite under
+runs minutes apart; runs in the same round see about the same machine, and blitzbench.analysis.report pairs
+them round by round (see blitzbench.analysis.paired_stats). Each run is saved by the suite under
 ``DIR/<env>/`` (default ``results/tox/<env>/``) with its series (the env), round and matrix id
 recorded in the JSON's ``machine_info["blitzbench_matrix"]``.
 
@@ -21,17 +21,17 @@ run: env, round, its time, elapsed, estimated time left; every run's output goes
 run in progress, which saves nothing, and keeps every finished run (exit 130). Bad input (an
 unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
 
-``--instructions`` passes ``--instructions`` to each run (bench.instructions: Callgrind counts of
+``--instructions`` passes ``--instructions`` to each run (blitzbench.measure.instructions: Callgrind counts of
 the CPU cases, which do not drift), and makes one round the default: a count decides in one run.
 Each progress line then says how long the counting took in that environment.
 
-``--verify`` runs the verification suite instead (bench.verification.SUITE, what ``make test``
+``--verify`` runs the verification suite instead (blitzbench.analysis.verification.SUITE, what ``make test``
 runs: ``tox exec -e ENV -- python -m pytest bench tests --benchmark-disable``), once per
 environment, in the listed order, with one progress line each (passed, failed, skipped, time).
 Each environment's results are kept as JUnit XML, ``DIR/<env>/verification.xml`` (replaced whole
 when the run ends; a run that stops early keeps the previous file). Then the table of checks by
 release, from every ``<env>/verification.xml`` under DIR, is printed and saved as
-``DIR/verification.md`` and ``.json`` (bench.verification). Exit status 1 when a release run now
+``DIR/verification.md`` and ``.json`` (blitzbench.analysis.verification). Exit status 1 when a release run now
 fails a check, each failing case named; a failure of the check itself is not a failure of the
 run, which goes on to the next environment.
 """
@@ -49,12 +49,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench import verification
-from bench.cli import BadInput, OneLineParser, shown
-from bench.paired_stats import MIN_ROUNDS
+from blitzbench import ROOT
+from blitzbench.analysis import verification
+from blitzbench.cli.args import BadInput, OneLineParser, shown
+from blitzbench.analysis.paired_stats import MIN_ROUNDS
 
-PROG = "python -m bench.matrix"
-ROOT = Path(__file__).resolve().parents[1]
+PROG = "python -m blitzbench.matrix"
 NOT_BENCHMARKS = ("report",)  # tox environments that run no benchmarks
 DEFAULT_ROUNDS = MIN_ROUNDS
 
@@ -232,7 +232,7 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
                   f"under {shown(results_dir)}; log: {shown(log_path)}", file=out, flush=True)
             raise
     print(f"{PROG}: {len(saved)} runs saved under {shown(results_dir)}; compare them with: "
-          f"python -m bench.report {shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
+          f"python -m blitzbench.analysis.report {shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
     return saved
 
 
@@ -243,7 +243,7 @@ def _counts_text(counts: dict[str, int]) -> str:
 def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_args: list[str],
                      out=sys.stdout) -> dict:
     """Create the environments, run the verification suite in each, save each one's JUnit XML and
-    the release table; the table (bench.verification.build)."""
+    the release table; the table (blitzbench.analysis.verification.build)."""
     matrix_id = datetime.now().strftime("%Y%m%d-%H%M%S")
     results_dir = results_dir.resolve()
     results_dir.mkdir(parents=True, exist_ok=True)

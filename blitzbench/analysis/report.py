@@ -1,25 +1,25 @@
 """Compare saved benchmark runs: one row per case, one column group per series of runs.
 
-    python -m bench.report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
+    python -m blitzbench.analysis.report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
                            [--format FMT] [--csv FILE] [--json FILE] [--markdown FILE]
                            [--plot FILE.png] [--fail-on-regression PCT] [--cuda-vs-cpu]
                            [--min-change-instructions PCT]
-    python -m bench.report A B --explain CASE [--top N]
+    python -m blitzbench.analysis.report A B --explain CASE [--top N]
 
 PATHs are saved runs or folders of them (default: results/). Runs are grouped into series
-(bench.saved_runs.group_series: one per tox environment's folder, or per torch version, devices
+(blitzbench.analysis.saved_runs.group_series: one per tox environment's folder, or per torch version, devices
 and machine in one flat folder; a file named on its own is a series of its own). Cases are
-matched across series by their key (bench.cases).
+matched across series by their key (blitzbench.cases).
 
 Runs made with ``--instructions`` also carry Callgrind counts; where both sides have them, the
-count's ratio and verdict (bench.instruction_compare: more / fewer beyond
+count's ratio and verdict (blitzbench.analysis.instruction_compare: more / fewer beyond
 ``--min-change-instructions``, default 1%) are shown beside the time's. ``--explain CASE`` with two
 PATHs lists the functions whose counts changed most in that case.
 
 Between a series and the baseline series, per case, when both have 2 or more runs: the runs are
-paired round by round (as bench.matrix recorded the rounds, else by time order); the ratio is the
+paired round by round (as blitzbench.matrix recorded the rounds, else by time order); the ratio is the
 median over rounds of (rate in round i) / (baseline rate in round i), > 1 meaning faster, with the
-distribution-free interval for that median from bench.paired_stats (95% or more at 6 rounds and
+distribution-free interval for that median from blitzbench.analysis.paired_stats (95% or more at 6 rounds and
 up; fewer rounds cover less, and then no change is called). The verdict is "faster" or "slower"
 only when the whole interval lies beyond ``--min-change`` (default 5%), "same" when it lies
 within it, "unclear" otherwise. The geometric mean of a series closes the table, with its
@@ -50,13 +50,13 @@ from statistics import geometric_mean
 
 from tabulate import tabulate, tabulate_formats
 
-from bench import instruction_compare, paired_stats
-from bench.cases import case_mode, case_name, sort_key
-from bench.cli import OneLineParser, shown
-from bench.results_store import write_atomic
-from bench.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
+from blitzbench.analysis import instruction_compare, paired_stats
+from blitzbench.cases import case_mode, case_name, sort_key
+from blitzbench.cli.args import OneLineParser, shown
+from blitzbench.analysis.results_store import write_atomic
+from blitzbench.analysis.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
 
-PROG = "python -m bench.report"
+PROG = "python -m blitzbench.analysis.report"
 SINGLE_RUN = "single run: drift not measured"
 PAIRED = "paired rounds"
 DEFAULT_MIN_CHANGE_PCT = 5.0
@@ -512,7 +512,7 @@ def main(argv=None) -> int:
         print(header(report))
         print(render(report, args.format))
         if args.cuda_vs_cpu:
-            from bench.summary_table import throughput_table
+            from blitzbench.analysis.summary_table import throughput_table
             for s in series:
                 print(f"\nCUDA ÷ CPU, {s.label}, {s.runs[-1].path.name}\n"
                       + (throughput_table(s.runs[-1].benchmarks, ["cpu", "cuda"], args.format) or "(no throughput cases)"))
@@ -546,7 +546,7 @@ def main(argv=None) -> int:
 
 def explain_main(p: OneLineParser, args) -> int:
     """--explain CASE A B: where CASE's instructions went between run A and run B."""
-    from bench.cases import Case
+    from blitzbench.cases import Case
 
     if len(args.paths) != 2:
         p.error(f"--explain compares two runs: give A and B (saved runs or folders), not {len(args.paths)} path(s)")

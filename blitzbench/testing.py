@@ -3,7 +3,7 @@ module imports a test file."""
 
 import torch
 
-from bench import modes
+from blitzbench.measure import modes
 
 
 def _scaled_output_backend(gm, example_inputs):

@@ -1,4 +1,4 @@
-"""Command-line pieces of the torch-free tools (bench.report, bench.matrix): bad input is one line
+"""Command-line pieces of the torch-free tools (blitzbench.analysis.report, blitzbench.matrix): bad input is one line
 and exit status 2, and paths are shown as the reader can use them.
 
 reference_models.cli_args has the same parser for the suite's other commands; importing it

@@ -9,7 +9,7 @@ How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
 ``collect_callgrind``: count around the measured calls only, in a fixed environment):
 
 * After the timed cases, one more pytest process runs the CPU cases that were timed, under
-  ``valgrind --tool=callgrind --instr-atstart=no`` (:func:`bench.callgrind.command`), with one
+  ``valgrind --tool=callgrind --instr-atstart=no`` (:func:`blitzbench.measure.callgrind.command`), with one
   intra-op thread, address-space randomisation off and ``PYTHONHASHSEED=0``. Importing torch,
   collecting, building and checking each case and its warm-up calls run uninstrumented.
 * Per case (:func:`count_case`): the case's warm-up calls, then a baseline block (the same loop
@@ -19,7 +19,7 @@ How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
   written out as its own dump.
 * The timing run reads the dumps (:func:`summarise`): instructions per call = (block - baseline)
   / calls, the median over repeats, their spread = (max - min) / median; and, for
-  ``bench.report --explain``, each function's exclusive and inclusive count per call in the
+  ``blitzbench.analysis.report --explain``, each function's exclusive and inclusive count per call in the
   median repeat, kept beside the saved run (:func:`save_profiles`).
 """
 
@@ -37,8 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import callgrind
-from bench.results_store import write_atomic
+from blitzbench.measure import callgrind
+from blitzbench.analysis.results_store import write_atomic
 
 REPEATS = 3
 # Calls per repeat: as many as fit in about BLOCK_SECONDS of the case's timed median (natively),
@@ -65,7 +65,7 @@ class Counter:
         self.out_dir = Path(out_dir)
         self.requests = callgrind.ClientRequests()
         if not self.requests.running_on_valgrind:
-            raise RuntimeError("--instructions-worker runs under valgrind (bench.callgrind.command); "
+            raise RuntimeError("--instructions-worker runs under valgrind (blitzbench.measure.callgrind.command); "
                                "use --instructions instead")
         self.parts = 0
         plan = self.out_dir / PLAN

@@ -34,8 +34,8 @@ import torch
 from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
-from bench.cases import Case
-from bench.workloads import Workload
+from blitzbench.cases import Case
+from blitzbench.measure.workloads import Workload
 from reference_models import training_step as steps
 
 WAIT, WARMUP, ACTIVE = 1, 1, 3

@@ -1,7 +1,7 @@
 """Is this torch release correct? The verification suite's results across releases, as one table.
 
-    python -m bench.matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
-    python -m bench.verification [DIR]             the table again from what is saved under DIR
+    python -m blitzbench.matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
+    python -m blitzbench.analysis.verification [DIR]             the table again from what is saved under DIR
 
 Each environment's run of the verification suite (:data:`SUITE`: every check, each benchmark run
 once untimed) is kept as pytest's JUnit XML, ``DIR/<env>/verification.xml`` (default DIR:
@@ -22,11 +22,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.cli import BadInput, OneLineParser, shown
-from bench.results_store import write_atomic
+from blitzbench import ROOT
+from blitzbench.cli.args import BadInput, OneLineParser, shown
+from blitzbench.analysis.results_store import write_atomic
 
-PROG = "python -m bench.verification"
-ROOT = Path(__file__).resolve().parents[1]
+PROG = "python -m blitzbench.analysis.verification"
 # The verification suite, as `make test` runs it; the matrix adds --junitxml and the user's arguments.
 SUITE = ["bench", "tests", "--benchmark-disable"]
 # How the matrix runs it: a test file that cannot be imported on a release is one error among the
@@ -59,9 +59,9 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
         "tests/test_flops.py::test_flops_per_sample_match_the_hand_count[*-inference-*]", "2.5",
         "FlopCounterMode counts no FLOPs under torch.inference_mode() (pytorch/pytorch#126268, seen on 2.3 and "
         "2.4.1; counted on 2.6.0, 2.5 not tried)",
-        "bench.flops counts the inference phase under torch.no_grad() in eval mode, the same operations; runs "
+        "blitzbench.measure.flops counts the inference phase under torch.no_grad() in eval mode, the same operations; runs "
         "saved on 2.4.1 before that have no GFLOP/s for inference and their tables say why "
-        "(bench.summary_table.gflops_missing_reason)"),
+        "(blitzbench.analysis.summary_table.gflops_missing_reason)"),
     KnownDifference(
         "bench/test_modes.py::test_within_a_case_the_compiled_models_share_one_compilation", "2.5",
         "torch.compile guards on each nn.Module instance, so a compiled case compiles once per model built "
@@ -175,7 +175,7 @@ def load_runs(folder: Path, envs: list[str] | None = None) -> list[ReleaseRun]:
         paths = {env: paths[env] for env in envs}
     if not paths:
         raise BadInput(f"no <env>/{RESULT_FILE} under {shown(folder)}; make them with "
-                       "python -m bench.matrix ENV,ENV --verify")
+                       "python -m blitzbench.matrix ENV,ENV --verify")
     return [read_run(path, env) for env, path in paths.items()]
 
 
@@ -221,7 +221,7 @@ def _cell(counts: dict[str, int], fmt: str) -> str:
 
 def render(table: dict, fmt: str = "github") -> str:
     """The release table, its failures and its uneven skips, as Markdown (or another tabulate format)."""
-    from tabulate import tabulate  # here: bench.matrix imports this module and runs without tabulate
+    from tabulate import tabulate  # here: blitzbench.matrix imports this module and runs without tabulate
 
     releases = table["releases"]
     headers = ["area", *[f"{r['env']} ({r['torch']})" for r in releases]]
@@ -269,7 +269,7 @@ def save(table: dict, folder: Path) -> tuple[Path, Path]:
     """``folder/verification.md`` and ``.json``, each written whole or not at all."""
     md = write_atomic(Path(folder) / f"{TABLE_STEM}.md",
                       "# Verification suite by torch release\n\n"
-                      "Made by `python -m bench.matrix ENV,ENV --verify` (or `python -m bench.verification`) "
+                      "Made by `python -m blitzbench.matrix ENV,ENV --verify` (or `python -m blitzbench.analysis.verification`) "
                       "from each environment's `<env>/verification.xml`.\n\n" + render(table) + "\n")
     js = write_atomic(Path(folder) / f"{TABLE_STEM}.json", json.dumps(table, indent=2) + "\n")
     return md, js

@@ -1,6 +1,6 @@
-"""Instruction counts compared between series (bench.report), and where they went (``--explain``).
+"""Instruction counts compared between series (blitzbench.analysis.report), and where they went (``--explain``).
 
-A case's instructions per call (bench.instructions) do not drift between runs the way its time
+A case's instructions per call (blitzbench.measure.instructions) do not drift between runs the way its time
 does: two counted runs of one release agree to within about 0.1-0.3%. So one run per series
 decides: the ratio is (series' instructions per call) / (baseline's), the median over a series'
 runs where it has several, and the verdict is ``more`` or ``fewer`` when the ratio lies beyond
@@ -19,9 +19,9 @@ import statistics
 from dataclasses import dataclass
 from statistics import geometric_mean
 
-from bench.cli import BadInput
-from bench.instructions import load_profiles, profile_path_for
-from bench.saved_runs import Run, Series
+from blitzbench.cli.args import BadInput
+from blitzbench.measure.instructions import load_profiles, profile_path_for
+from blitzbench.analysis.saved_runs import Run, Series
 
 DEFAULT_MIN_CHANGE_PCT = 1.0
 

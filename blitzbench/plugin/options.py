@@ -67,7 +67,7 @@ def parse_matrix_record(series: str | None, round_text: str | None, matrix_id: s
     """--series NAME --round N --matrix-id ID -> {"series", "round", "matrix"}; None without --series."""
     if series is None:
         if round_text is not None or matrix_id is not None:
-            raise ValueError("--round and --matrix-id need --series NAME (python -m bench.matrix sets all three)")
+            raise ValueError("--round and --matrix-id need --series NAME (python -m blitzbench.matrix sets all three)")
         return None
     if not series.strip():
         raise ValueError("--series needs a name, such as torch214")

@@ -27,8 +27,8 @@ import dataclasses
 
 import torch
 
-from bench.cases import Case
-from bench.devices import ieee_float32
+from blitzbench.cases import Case
+from blitzbench.measure.devices import ieee_float32
 from reference_models.training_step import CHECK_LR
 
 VERIFY_STEPS = 3
@@ -74,7 +74,7 @@ def parameter_updates(case: Case, steps: int = VERIFY_STEPS,
     tutorial's rate, so that the update stands further above float32's rounding of the
     parameters); and the largest magnitude each parameter reached. With ``perturbation_seed``,
     every seeded weight is first moved by one unit of float32 rounding (:func:`perturb`)."""
-    from bench.workloads import Workload
+    from blitzbench.measure.workloads import Workload
 
     w = Workload(dataclasses.replace(case, phase="train_step"))
     for group in w.optimizer.param_groups:
@@ -204,20 +204,20 @@ def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.modes CASE [CASE ...]``: each case's mode against eager, as a table
+    """``python -m blitzbench.measure.modes CASE [CASE ...]``: each case's mode against eager, as a table
     (the tensor nearest its tolerance, the error, the tolerance, their ratio); exit 1 when a case
     fails, 2 on bad input."""
     import sys
 
     from tabulate import tabulate
 
-    from bench.devices import unavailable_reason
+    from blitzbench.measure.devices import unavailable_reason
     from reference_models import MODELS
 
     texts = sys.argv[1:] if argv is None else argv
     try:
         if not texts or any(t.startswith("-") for t in texts):
-            raise ValueError("usage: python -m bench.modes CASE [CASE ...], such as lenet-cpu-bs1024-train_step-compiled")
+            raise ValueError("usage: python -m blitzbench.measure.modes CASE [CASE ...], such as lenet-cpu-bs1024-train_step-compiled")
         cases = [Case.parse(t, models=tuple(MODELS)) for t in texts]
         for case in cases:
             if case.mode == "eager":
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             if reason := case.unsupported_reason() or unavailable_reason(case.device):
                 raise ValueError(f"case {case.id}: {reason}")
     except ValueError as error:
-        print(f"bench.modes: {error}", file=sys.stderr)
+        print(f"blitzbench.measure.modes: {error}", file=sys.stderr)
         return 2
     rows, failed = [], 0
     for case in cases:

@@ -1,6 +1,6 @@
 """What ``make gpu-check`` needs before it starts: the Python modules it imports, and a CUDA device.
 
-    python -m bench.gpu_preflight MODULE [MODULE ...]
+    python -m blitzbench.gpu.preflight MODULE [MODULE ...]
 
 Exits 0 when every module can be found and torch sees a CUDA device; otherwise prints one line
 saying what is missing and what is accepted, and exits 2. The GPU machines lent here have no
@@ -22,7 +22,7 @@ def missing_modules(names: list[str]) -> list[str]:
 def problem(names: list[str]) -> str | None:
     """One line saying why gpu-check cannot run here, or None."""
     if not names:
-        return "usage: python -m bench.gpu_preflight MODULE [MODULE ...] (the modules gpu-check imports)"
+        return "usage: python -m blitzbench.gpu.preflight MODULE [MODULE ...] (the modules gpu-check imports)"
     if missing := missing_modules(names):
         return (f"make gpu-check: {sys.executable} lacks {', '.join(missing)}; accepted: a Python that can import "
                 f"{' '.join(names)} (with no package registry: run make gpu-wheels where pip works and bring .whl/ along)")

@@ -16,10 +16,10 @@ import dataclasses
 
 from tabulate import tabulate
 
-from bench.cases import DEFAULTS, MODES, Case
+from blitzbench.cases import DEFAULTS, MODES, Case
 
 NOISE_LIMIT = 0.10
-LAUNCH_BOUND_BELOW = 0.5  # as bench.profiling (torch-free here)
+LAUNCH_BOUND_BELOW = 0.5  # as blitzbench.measure.profiling (torch-free here)
 NOT_RUN = "not run"
 
 
@@ -60,7 +60,7 @@ def noise(bench: dict) -> float | None:
 
 
 def math_label(math: dict | None) -> str:
-    """bench.peak.case_math's record in a few words: float32, tf32 conv, tf32 conv+matmul,
+    """blitzbench.measure.peak.case_math's record in a few words: float32, tf32 conv, tf32 conv+matmul,
     bfloat16 autocast; n/a for runs saved before the math was recorded."""
     if not math:
         return "n/a"
@@ -205,7 +205,7 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = Fals
     if counted:
         lines.append("cpu instructions/call: Callgrind's count of one call (median of its repeats, one thread, under "
                      "valgrind, which hides AVX-512); spread = (max - min) / median of the repeats. Counts do not drift "
-                     "between runs as times do; they are not time (python -m bench.report compares them).")
+                     "between runs as times do; they are not time (python -m blitzbench.analysis.report compares them).")
     missing: dict[str, list[str]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}

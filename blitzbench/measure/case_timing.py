@@ -2,7 +2,7 @@
 
 :func:`build_and_check` makes a case's workload and checks it before anything is timed (a CUDA
 batch that does not fit is skipped with the reason); :func:`time_on_cuda` and :func:`time_on_cpu`
-time it with pytest-benchmark's fixture as bench.timing says for the device;
+time it with pytest-benchmark's fixture as blitzbench.measure.timing says for the device;
 :func:`count_instructions` counts it instead, in --instructions' counting process.
 """
 
@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
-from bench import devices, instructions, modes, profiling, timing
-from bench.workloads import Workload
+from blitzbench.measure import devices, instructions, modes, profiling, timing
+from blitzbench.measure.workloads import Workload
 
 
 def out_of_memory_errors():
@@ -50,7 +50,7 @@ def seconds_per_backward(workload) -> float:
 
 
 def time_on_cuda(benchmark, workload, quick) -> dict:
-    """CUDA: rounds of back-to-back calls sized by bench.timing.cuda_round_calls; returns the
+    """CUDA: rounds of back-to-back calls sized by blitzbench.measure.timing.cuda_round_calls; returns the
     figures measured around them (latency_s, calls per round, device_busy_fraction)."""
     case = workload.case
     backward = case.phase == "backward"

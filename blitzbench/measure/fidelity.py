@@ -1,6 +1,6 @@
 """Cross-check: does the suite's median agree with an independent timing of the same work?
 
-    python -m bench.fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
+    python -m blitzbench.measure.fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
 
 For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
 suite's own options, timer and round sizes) and an independent median of the same Workload
@@ -30,7 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from blitzbench import ROOT
+
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
 CUDA_BLOCK_CALLS, CUDA_BLOCK_SECONDS = 50, 0.05
@@ -39,8 +40,8 @@ INDEPENDENT_METHOD = {"cpu": "torch.utils.benchmark.Timer", "cuda": "CUDA events
 
 
 def parse_case(text: str):
-    """A case id (bench.cases' form) that the cross-check can run; ValueError says what is accepted."""
-    from bench.cases import PHASES, Case
+    """A case id (blitzbench.cases' form) that the cross-check can run; ValueError says what is accepted."""
+    from blitzbench.cases import PHASES, Case
     from reference_models import MODELS
 
     case = Case.parse(text, models=tuple(MODELS))
@@ -81,7 +82,7 @@ def suite_median(case, workdir: Path) -> float:
 
 def independent_median(case, min_run_time: float) -> float:
     """The independent timing of one case (see the module's docstring), in its own process."""
-    done = _run(["-m", "bench.fidelity", "--measure", case.id, "--min-run-time", str(min_run_time)],
+    done = _run(["-m", "blitzbench.measure.fidelity", "--measure", case.id, "--min-run-time", str(min_run_time)],
                 f"the independent timing of {case.id}")
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -90,7 +91,7 @@ def _measure_here(case, min_run_time: float) -> float:
     """What ``--measure`` prints: seconds per call of the case's timed callable."""
     import torch
 
-    from bench.workloads import Workload
+    from blitzbench.measure.workloads import Workload
 
     workload = Workload(case)
     workload.check()
@@ -137,7 +138,7 @@ def cuda_event_median(call, min_run_time: float) -> float:
 def main(argv=None) -> int:
     from reference_models.cli_args import OneLineParser
 
-    parser = OneLineParser(prog="python -m bench.fidelity", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m blitzbench.measure.fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help="comma-separated case ids (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7,
@@ -151,11 +152,11 @@ def main(argv=None) -> int:
     if args.measure:
         try:
             case = parse_case(args.measure)
-            from bench.devices import unavailable_reason
+            from blitzbench.measure.devices import unavailable_reason
             if reason := unavailable_reason(case.device):
                 raise ValueError(f"case {case.id}: {reason}")
         except ValueError as error:
-            print(f"bench.fidelity: {error}", file=sys.stderr)
+            print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
             return 2
         print(_measure_here(case, args.min_run_time))
         return 0
@@ -167,13 +168,13 @@ def main(argv=None) -> int:
             raise ValueError(f"--repeats must be a positive integer, got {args.repeats}")
         if not 0 < args.tolerance < 1:
             raise ValueError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
-        from bench.devices import unavailable_reason
+        from blitzbench.measure.devices import unavailable_reason
         for case in cases:
             reason = unavailable_reason(case.device)
             if reason:
                 raise ValueError(f"case {case.id}: {reason}")
     except ValueError as error:
-        print(f"bench.fidelity: {error}", file=sys.stderr)
+        print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
         return 2
 
     from tabulate import tabulate
@@ -197,7 +198,7 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
                     f"{cid} {r[-1]:.3f}" for cid, r in ratios.items()), flush=True)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
-            print(f"bench.fidelity: {error}", file=sys.stderr)
+            print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
             return 2
 
     rows, results, worst = [], [], 0.0
@@ -220,7 +221,7 @@ def main(argv=None) -> int:
                    disable_numparse=True))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; worst |median ratio - 1| = {worst:.1%}")
     if args.json:
-        from bench.results_store import write_atomic
+        from blitzbench.analysis.results_store import write_atomic
         write_atomic(args.json, json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
                                             "tolerance": args.tolerance, "cases": results}, indent=2) + "\n")
         print(f"saved: {args.json}")

@@ -3,7 +3,7 @@
 FlopCounterMode counts the matrix products and convolutions (forward and backward formulas
 registered in torch.utils.flop_counter); element-wise work (ReLU, pooling, the loss, the
 optimizer's update) is not counted. An optimizer step therefore counts 0 and is reported as
-None: GFLOP/s means nothing for it (bench.summary_table.gflops_missing_reason says why a
+None: GFLOP/s means nothing for it (blitzbench.analysis.summary_table.gflops_missing_reason says why a
 figure is absent).
 
 The inference phase is counted under ``torch.no_grad()`` in eval mode, the same operations as
@@ -18,8 +18,8 @@ import dataclasses
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.cases import Case
-from bench.workloads import Workload
+from blitzbench.cases import Case
+from blitzbench.measure.workloads import Workload
 
 
 def flops_per_sample(case: Case) -> float | None:

@@ -1,4 +1,4 @@
-"""pytest plugin for ``--instructions`` (bench.instructions): options, the counting process, and
+"""pytest plugin for ``--instructions`` (blitzbench.measure.instructions): options, the counting process, and
 the counts added to each CPU case's ``extra_info`` before the run is saved.
 
 The timing run times every case as usual; when its test loop is done, it starts one counting
@@ -13,7 +13,9 @@ import argparse
 
 import pytest
 
-from bench import callgrind, cases, instructions, options
+from blitzbench import cases
+from blitzbench.measure import callgrind, instructions
+from blitzbench.plugin import options
 
 PLUGIN_STATE = "blitz_instructions"
 

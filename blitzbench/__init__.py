@@ -1,0 +1,17 @@
+"""blitzbench: the harness of the suite that verifies and benchmarks PyTorch's fundamentals.
+
+    blitzbench.cases      a benchmark case's identity (fields, id, key across runs)
+    blitzbench.measure    building, checking and timing cases (needs torch)
+    blitzbench.analysis   saved runs, statistics, comparisons and tables (torch-free)
+    blitzbench.plugin     the pytest plugin: options, parametrization, saving, the end-of-run table
+    blitzbench.cli        the blitzbench command and its subcommands
+    blitzbench.gpu        the GPU check, its preflight and its targets
+    blitzbench.matrix     tox environments run in interleaved rounds, or once each for --verify
+    blitzbench.distributed  the training step under DistributedDataParallel
+
+The pytest cases live in bench/ (benchmarks and verification) and tests/ (the harness's own tests).
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: results/, tox.ini, the test folders

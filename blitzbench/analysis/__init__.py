@@ -1,0 +1,1 @@
+"""Saved runs, their statistics, comparisons and tables; torch-free (tox -e report has no torch)."""

@@ -1,0 +1,1 @@
+"""The blitzbench command line: one parser style, one command with subcommands."""

@@ -1,0 +1,1 @@
+"""Building, checking and timing benchmark cases (imports torch)."""

@@ -1,0 +1,1 @@
+"""The pytest plugin the root conftest.py loads: options, parametrization, saving and tables."""
