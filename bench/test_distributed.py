@@ -56,7 +56,7 @@ def test_nccl_matches_one_process(nproc):
 
 def test_the_command_on_two_gloo_ranks_in_float32():
     # The command as a user runs it: verification, timing and scaling efficiency, JSON last.
-    out = subprocess.run([sys.executable, "-m", "blitzbench.distributed", "--nproc", "2", "--model", "chapter_net",
+    out = subprocess.run([sys.executable, "-m", "blitzbench", "distributed", "--nproc", "2", "--model", "chapter_net",
                           "--steps", "3", "--timed-steps", "10", "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr

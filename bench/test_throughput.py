@@ -2,7 +2,7 @@
 device and batch size (the chapter's sections 6 and 9). Run with ``pytest bench --benchmark-only``.
 
 Each case first checks what it is about to time (Workload.check: output shape, finite loss and
-gradients, a step that moves the weights; in a mode other than eager, blitzbench.measure.modes.verify: 3
+gradients, a step that moves the weights; in a mode other than eager, blitzbench.measure.mode_check.verify: 3
 training steps that match eager's); a wrong computation fails the case and reports no time.
 The timing itself is pytest-benchmark's, with the timer and round sizes blitzbench.measure.timing picks per
 device: on CUDA, rounds of back-to-back calls (throughput), with one synchronized call's time

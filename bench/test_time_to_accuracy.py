@@ -13,6 +13,7 @@ import statistics
 
 import pytest
 
+from blitzbench.plugin.session import of
 from reference_models.data import torchvision_unavailable_reason
 from reference_models.train import TrainConfig, train
 
@@ -23,7 +24,7 @@ SEEDS = (0, 1, 2)
 @pytest.mark.parametrize("loop, mode", [("tutorial", "eager"), ("fast", "eager"), ("fast", "cudagraph")],
                          ids=["tutorial", "fast", "fast-cudagraph"])
 def test_time_to_accuracy(benchmark, loop, mode, device, request):
-    if MODEL not in request.config.blitz_models:
+    if MODEL not in of(request.config).models:
         pytest.skip(f"--models leaves out {MODEL}, the model this benchmark trains")
     if loop == "tutorial" and (reason := torchvision_unavailable_reason()):
         pytest.skip(f"the tutorial loop's transforms: {reason}")

@@ -1,6 +1,6 @@
 """Beyond one device: the chapter's training step under DistributedDataParallel, started by torchrun.
 
-    python -m blitzbench.distributed --nproc N --model M --batch-size GLOBAL --backend gloo|nccl --steps K [--json]
+    blitzbench distributed --nproc N --model M --batch-size GLOBAL --backend gloo|nccl --steps K [--json]
 
 Each of the N ranks takes its shard of every global batch (GLOBAL / N samples); DDP averages the
 gradients across ranks; SGD with momentum steps. Because the shards are equal and the loss is a
@@ -46,7 +46,7 @@ from pathlib import Path
 
 from blitzbench import ROOT
 
-PROG = "python -m blitzbench.distributed"
+PROG = "blitzbench distributed"
 BACKENDS = ("gloo", "nccl")
 BLOCKS = 5  # the command's timed steps are split into blocks; the rate uses the median block
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}  # max error relative to max(1, the largest magnitude)
@@ -248,7 +248,7 @@ class RunFailed(Exception):
 def torchrun_command(nproc: int, config_file: Path) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
             "--nproc-per-node", str(nproc), "--max-restarts", "0", "--monitor-interval", "0.5",
-            "-m", "blitzbench.distributed", "--worker", str(config_file)]
+            "-m", "blitzbench", "distributed", "--worker", str(config_file)]
 
 
 def launch(nproc: int, config: dict, timeout: float) -> dict:
@@ -320,7 +320,7 @@ def _failure(text: str) -> dict:
 
 def parse_args(argv=None):
     from reference_models import MODELS
-    from reference_models.cli_args import OneLineParser, whole_number as _int
+    from blitzbench.cli.args import OneLineParser, whole_number as _int
 
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--nproc", type=_int, default=2, help="processes (ranks) on this machine (default: 2)")
@@ -332,6 +332,7 @@ def parse_args(argv=None):
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is stopped (default: 300)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one rank, as torchrun starts it
     p.add_argument("--plant-failure", type=_failure, default=None, metavar="RANK:STEP:raise|exit",
                    help="testing: make RANK raise (or exit) at verification step STEP")
     a = p.parse_args(argv)
@@ -373,11 +374,10 @@ def run(a) -> dict:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        worker(json.loads(Path(argv[1]).read_text()))  # ends the process itself (os._exit)
-        return 0
     a = parse_args(argv)
+    if a.worker:
+        worker(json.loads(Path(a.worker).read_text()))  # ends the process itself (os._exit)
+        return 0
     try:
         result = run(a)
     except RunFailed as error:
@@ -394,7 +394,3 @@ def main(argv=None) -> int:
     if a.json:
         print(json.dumps(result))
     return 0 if result["within_tolerance"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

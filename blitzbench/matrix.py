@@ -1,9 +1,9 @@
 """Interleaved runs of tox environments: how to compare torch releases on a machine that drifts.
 
-    python -m blitzbench.matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
-    python -m blitzbench.matrix ENV,ENV[,...] --verify [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    blitzbench matrix ENV,ENV[,...] [--rounds R] [--instructions] [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
+    blitzbench matrix ENV,ENV[,...] --verify [--results-dir DIR] [--tox CMD] [-- PYTEST_ARGS]
     make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
-    python -m blitzbench.matrix torch24,torch215 --instructions -- --quick --device cpu
+    blitzbench matrix torch24,torch215 --instructions -- --quick --device cpu
 
 Round r runs each environment's benchmark command once (``tox -e ENV -- PYTEST_ARGS``), in the
 listed order in odd rounds and in reverse in even ones (A B, B A, A B, ...: counterbalanced, so
@@ -54,7 +54,7 @@ from blitzbench.analysis import verification
 from blitzbench.cli.args import BadInput, OneLineParser, shown
 from blitzbench.analysis.paired_stats import MIN_ROUNDS
 
-PROG = "python -m blitzbench.matrix"
+PROG = "blitzbench matrix"
 NOT_BENCHMARKS = ("report",)  # tox environments that run no benchmarks
 DEFAULT_ROUNDS = MIN_ROUNDS
 
@@ -232,7 +232,7 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
                   f"under {shown(results_dir)}; log: {shown(log_path)}", file=out, flush=True)
             raise
     print(f"{PROG}: {len(saved)} runs saved under {shown(results_dir)}; compare them with: "
-          f"python -m blitzbench.analysis.report {shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
+          f"blitzbench report {shown(results_dir)} --baseline {envs[0]}", file=out, flush=True)
     return saved
 
 
@@ -369,7 +369,3 @@ def _verify(envs, results_dir, tox, pytest_args) -> int:
         return 1
     print(f"{PROG}: every check passed or was skipped with its reason in {', '.join(envs)}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,3 +21,12 @@ def compile_wrongly(monkeypatch) -> None:
     eager_or_compiled = modes.compile_model
     monkeypatch.setattr(modes, "compile_model", lambda net, mode: eager_or_compiled(net, mode) if mode == "eager"
                         else torch.compile(net, backend=_scaled_output_backend))
+
+
+def exit_status(main, argv: list[str]) -> int:
+    """What a command's ``main(argv)`` ends with: its return value, or the status of the
+    SystemExit its parser raises on bad options (argparse exits rather than returns)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code

@@ -124,7 +124,7 @@ def test_markdown_page_says_when_the_run_started_not_when_it_ended():
     """Issue 12, point 6: the stamp was pytest-benchmark's "datetime", taken at the end of the run."""
     from datetime import datetime, timezone
 
-    import conftest
+    from blitzbench.plugin import suite as conftest
 
     output = {"datetime": "2026-11-28T10:30:00.000000+00:00", "machine_info": {}}
     page = conftest._markdown_page(output, "stem", [], "", datetime(2026, 11, 28, 10, 0, 5, tzinfo=timezone.utc))

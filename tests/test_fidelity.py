@@ -1,4 +1,4 @@
-"""python -m blitzbench.measure.fidelity: bad input is one line and exit 2; each independent timing is its own process."""
+"""blitzbench fidelity: bad input is one line and exit 2; each independent timing is its own process."""
 
 import subprocess
 import sys
@@ -33,7 +33,7 @@ def test_a_cuda_case_without_cuda_says_why(capsys):
 
 
 def test_the_independent_timing_runs_in_its_own_process():
-    done = subprocess.run([sys.executable, "-m", "blitzbench.measure.fidelity", "--measure", "chapter_net-cpu-bs4-forward",
+    done = subprocess.run([sys.executable, "-m", "blitzbench", "fidelity", "--measure", "chapter_net-cpu-bs4-forward",
                            "--min-run-time", "0.05"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     seconds = float(done.stdout.strip().splitlines()[-1])

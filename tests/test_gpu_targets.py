@@ -66,9 +66,12 @@ def test_a_case_in_two_runs_is_judged_twice(tmp_path):
     assert len(lines) == 2 and {line.rstrip().split()[-1] for line in lines} == {"met", "MISSED"}
 
 
-@pytest.mark.parametrize("argv, says", [([], "usage"), (["/no/such/folder"], "no such folder")])
+@pytest.mark.parametrize("argv, says", [([], "the following arguments are required: DIR"),
+                                        (["/no/such/folder"], "no such folder")])
 def test_bad_input_is_one_line_and_exit_2(argv, says, capsys):
-    assert gpu_targets.main(argv) == 2
+    from blitzbench.testing import exit_status
+
+    assert exit_status(gpu_targets.main, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
 

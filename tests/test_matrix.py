@@ -1,4 +1,4 @@
-"""python -m blitzbench.matrix: interleaved order, the rounds it records, progress, failures, Ctrl-C, bad input.
+"""blitzbench matrix: interleaved order, the rounds it records, progress, failures, Ctrl-C, bad input.
 
 tox itself is replaced by tests/tools/fake_tox.py (a real tox environment is a multi-GB torch
 install); in one end-to-end test it runs the real suite for one env, as the tox environments do.
@@ -24,7 +24,7 @@ FAKE_TOX = Path(__file__).resolve().parent / "tools" / "fake_tox.py"
 
 def run_matrix(tmp_path, *args, envs="torch24,torch215,torch214", fake_env=None, wait=True):
     env = dict(os.environ, FAKE_TOX_ENVS=envs, FAKE_TOX_CALLS=str(tmp_path / "calls.jsonl"), **(fake_env or {}))
-    command = [sys.executable, "-m", "blitzbench.matrix", "--tox", f"{sys.executable} {FAKE_TOX}",
+    command = [sys.executable, "-m", "blitzbench", "matrix", "--tox", f"{sys.executable} {FAKE_TOX}",
                "--results-dir", str(tmp_path / "results"), *args]
     if not wait:
         # SIGINT back to its default in the child: a shell that runs this suite in the background
@@ -126,7 +126,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, says):
 
 
 def test_tox_missing_is_one_line_and_exit_2(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "blitzbench.matrix", "torch24", "--tox", str(tmp_path / "no-tox")],
+    done = subprocess.run([sys.executable, "-m", "blitzbench", "matrix", "torch24", "--tox", str(tmp_path / "no-tox")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "no such command" in done.stderr
@@ -135,7 +135,7 @@ def test_tox_missing_is_one_line_and_exit_2(tmp_path):
         (tmp_path / "python").symlink_to(Path(sys.executable).resolve())
     except OSError as error:
         pytest.skip(f"cannot link a python outside the venv here: {error}")
-    done = subprocess.run([str(tmp_path / "python"), "-m", "blitzbench.matrix", "torch24"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([str(tmp_path / "python"), "-m", "blitzbench", "matrix", "torch24"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env=dict(os.environ, PATH=str(tmp_path)))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "tox is not installed" in done.stderr

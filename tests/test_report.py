@@ -1,4 +1,4 @@
-"""python -m blitzbench.analysis.report: matching runs, the verdict, regressions, exports and bad input."""
+"""blitzbench report: matching runs, the verdict, regressions, exports and bad input."""
 
 import json
 from pathlib import Path

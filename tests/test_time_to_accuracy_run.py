@@ -51,7 +51,7 @@ def test_three_seeds_are_trained_and_their_median_reported(two_runs):
 
 def test_the_report_compares_time_to_accuracy_across_runs(two_runs, tmp_path):
     out = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-m", "blitzbench.analysis.report", str(two_runs / "a"), str(two_runs / "b"),
+    done = subprocess.run([sys.executable, "-m", "blitzbench", "report", str(two_runs / "a"), str(two_runs / "b"),
                            "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     records = [r for r in json.loads(out.read_text())["records"] if "fast_loop" in r["case"]]

@@ -1,4 +1,4 @@
-"""python -m reference_models.train: its JSON, and one-line errors for bad input."""
+"""blitzbench train: its JSON, and one-line errors for bad input."""
 
 import json
 import subprocess
@@ -14,7 +14,7 @@ JSON_KEYS = {"model", "dataset", "epochs", "test_accuracy", "train_seconds", "sa
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "reference_models.train", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "blitzbench", "train", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -1,10 +1,10 @@
 """Compare saved benchmark runs: one row per case, one column group per series of runs.
 
-    python -m blitzbench.analysis.report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
+    blitzbench report [PATH ...] [--baseline SERIES|PATH|TORCH_VERSION] [--min-change PCT]
                            [--format FMT] [--csv FILE] [--json FILE] [--markdown FILE]
                            [--plot FILE.png] [--fail-on-regression PCT] [--cuda-vs-cpu]
                            [--min-change-instructions PCT]
-    python -m blitzbench.analysis.report A B --explain CASE [--top N]
+    blitzbench report A B --explain CASE [--top N]
 
 PATHs are saved runs or folders of them (default: results/). Runs are grouped into series
 (blitzbench.analysis.saved_runs.group_series: one per tox environment's folder, or per torch version, devices
@@ -56,7 +56,7 @@ from blitzbench.cli.args import OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 from blitzbench.analysis.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
 
-PROG = "python -m blitzbench.analysis.report"
+PROG = "blitzbench report"
 SINGLE_RUN = "single run: drift not measured"
 PAIRED = "paired rounds"
 DEFAULT_MIN_CHANGE_PCT = 5.0
@@ -584,7 +584,3 @@ def explain_main(p: OneLineParser, args) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

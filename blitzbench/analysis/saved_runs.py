@@ -12,7 +12,7 @@ A series is the runs of one setup repeated: the runs a tox environment saved in 
 (``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
 and machine. A file named on its own (not found in a named folder) is a series of its own,
 unless its blitzbench.matrix record puts it in a series: two runs of one release named one by one
-are the two sides of a comparison, not two rounds of one side. ``python -m blitzbench.matrix`` records in each run it makes the series (the env), the
+are the two sides of a comparison, not two rounds of one side. ``blitzbench matrix`` records in each run it makes the series (the env), the
 round and the matrix it belongs to (``machine_info["blitzbench_matrix"]``), so that rounds can be
 paired exactly; runs without that record are paired by time order. Torch-free, so that the report
 runs in a small environment.

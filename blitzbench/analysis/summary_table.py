@@ -205,7 +205,7 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = Fals
     if counted:
         lines.append("cpu instructions/call: Callgrind's count of one call (median of its repeats, one thread, under "
                      "valgrind, which hides AVX-512); spread = (max - min) / median of the repeats. Counts do not drift "
-                     "between runs as times do; they are not time (python -m blitzbench.analysis.report compares them).")
+                     "between runs as times do; they are not time (blitzbench report compares them).")
     missing: dict[str, list[str]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}

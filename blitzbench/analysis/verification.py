@@ -1,7 +1,7 @@
 """Is this torch release correct? The verification suite's results across releases, as one table.
 
-    python -m blitzbench.matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
-    python -m blitzbench.analysis.verification [DIR]             the table again from what is saved under DIR
+    blitzbench matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
+    blitzbench verification [DIR]             the table again from what is saved under DIR
 
 Each environment's run of the verification suite (:data:`SUITE`: every check, each benchmark run
 once untimed) is kept as pytest's JUnit XML, ``DIR/<env>/verification.xml`` (default DIR:
@@ -26,7 +26,7 @@ from blitzbench import ROOT
 from blitzbench.cli.args import BadInput, OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 
-PROG = "python -m blitzbench.analysis.verification"
+PROG = "blitzbench verification"
 # The verification suite, as `make test` runs it; the matrix adds --junitxml and the user's arguments.
 SUITE = ["bench", "tests", "--benchmark-disable"]
 # How the matrix runs it: a test file that cannot be imported on a release is one error among the
@@ -175,7 +175,7 @@ def load_runs(folder: Path, envs: list[str] | None = None) -> list[ReleaseRun]:
         paths = {env: paths[env] for env in envs}
     if not paths:
         raise BadInput(f"no <env>/{RESULT_FILE} under {shown(folder)}; make them with "
-                       "python -m blitzbench.matrix ENV,ENV --verify")
+                       "blitzbench matrix ENV,ENV --verify")
     return [read_run(path, env) for env, path in paths.items()]
 
 
@@ -269,7 +269,7 @@ def save(table: dict, folder: Path) -> tuple[Path, Path]:
     """``folder/verification.md`` and ``.json``, each written whole or not at all."""
     md = write_atomic(Path(folder) / f"{TABLE_STEM}.md",
                       "# Verification suite by torch release\n\n"
-                      "Made by `python -m blitzbench.matrix ENV,ENV --verify` (or `python -m blitzbench.analysis.verification`) "
+                      "Made by `blitzbench matrix ENV,ENV --verify` (or `blitzbench verification`) "
                       "from each environment's `<env>/verification.xml`.\n\n" + render(table) + "\n")
     js = write_atomic(Path(folder) / f"{TABLE_STEM}.json", json.dumps(table, indent=2) + "\n")
     return md, js
@@ -294,7 +294,3 @@ def main(argv=None) -> int:
         print(f"\nsaved: {shown(md)} and .json")
     failing = failing_lines(table)
     return 1 if failing else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

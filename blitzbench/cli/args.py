@@ -1,13 +1,15 @@
-"""Command-line pieces of the torch-free tools (blitzbench.analysis.report, blitzbench.matrix): bad input is one line
-and exit status 2, and paths are shown as the reader can use them.
+"""The command line's shared pieces: bad input is one line and exit status 2, and paths are shown
+as the reader can use them.
 
-reference_models.cli_args has the same parser for the suite's other commands; importing it
-imports torch (through reference_models), which the report's environment does not have.
+argparse's own error prints the usage block and the message; a user who mistyped one value
+needs only the message, which here always says what is accepted. Torch-free: the report's
+environment has no torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 
@@ -26,3 +28,49 @@ def shown(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive; accepted: a positive integer")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a whole number, 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; accepted: a positive number such as 0.01") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a positive, finite number such as 0.01")
+    return value
+
+
+def choice(accepted):
+    """A type that takes one of ``accepted`` and otherwise says which are."""
+    def parse(text: str) -> str:
+        if text not in accepted:
+            raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(accepted)}")
+        return text
+    return parse

@@ -1,6 +1,6 @@
 """The GPU targets of issue 11, read from what ``make gpu-check`` saved: met, missed, or not measured.
 
-    python -m blitzbench.gpu.targets DIR
+    blitzbench gpu-targets DIR
 
 DIR holds the runs (pytest-benchmark JSON) and ``fidelity.json`` that ``make gpu-check`` wrote.
 The targets (set for one H100 as lent here; the suite's own figures, so a run on another GPU is
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blitzbench.cases import Case
-from blitzbench.cli.args import BadInput
+from blitzbench.cli.args import BadInput, OneLineParser
 from blitzbench.analysis.saved_runs import Run, collect
 
 
@@ -89,7 +89,7 @@ def fidelity_rows(path: Path) -> list[list[str]]:
         cases = [c for c in record["cases"] if "-cuda-" in c["case"]]
         errors = [(c["case"], float(c["median_ratio"])) for c in cases]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise BadInput(f"{path}: not a fidelity record of python -m blitzbench.measure.fidelity ({error})") from None
+        raise BadInput(f"{path}: not a fidelity record of blitzbench fidelity ({error})") from None
     if not errors:
         return [["CUDA fidelity", path.name, "no CUDA case", f"within {MAX_FIDELITY_ERROR:.0%}", "not measured"]]
     return [[f"CUDA fidelity ({case})", path.name, f"median ratio {ratio:.3f}", f"within {MAX_FIDELITY_ERROR:.0%}",
@@ -115,17 +115,12 @@ def report(folder: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: python -m blitzbench.gpu.targets DIR (the folder make gpu-check wrote)", file=sys.stderr)
-        return 2
+    p = OneLineParser(prog="blitzbench gpu-targets", description="The GPU targets, from what gpu-check saved.")
+    p.add_argument("folder", type=Path, metavar="DIR", help="the folder blitzbench gpu-check wrote")
+    folder = p.parse_args(argv).folder
     try:
-        print(report(Path(argv[0])))
+        print(report(folder))
     except BadInput as error:
-        print(f"blitzbench.gpu.targets: {error}", file=sys.stderr)
+        print(f"blitzbench gpu-targets: error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

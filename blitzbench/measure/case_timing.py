@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from blitzbench.measure import devices, instructions, modes, profiling, timing
+from blitzbench.measure import devices, instructions, mode_check, modes, profiling, timing
 from blitzbench.measure.workloads import Workload
 
 
@@ -25,7 +25,7 @@ def build_and_check(case):
     verification, whose workloads are freed before the case begins)."""
     try:
         modes.start_case(case)
-        modes.verify_once(case)
+        mode_check.verify_once(case)
         memory = devices.CaseMemory(case.device)
         workload = Workload(case)
         workload.check()

@@ -1,6 +1,6 @@
 """Cross-check: does the suite's median agree with an independent timing of the same work?
 
-    python -m blitzbench.measure.fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
+    blitzbench fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
 
 For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
 suite's own options, timer and round sizes) and an independent median of the same Workload
@@ -82,7 +82,7 @@ def suite_median(case, workdir: Path) -> float:
 
 def independent_median(case, min_run_time: float) -> float:
     """The independent timing of one case (see the module's docstring), in its own process."""
-    done = _run(["-m", "blitzbench.measure.fidelity", "--measure", case.id, "--min-run-time", str(min_run_time)],
+    done = _run(["-m", "blitzbench", "fidelity", "--measure", case.id, "--min-run-time", str(min_run_time)],
                 f"the independent timing of {case.id}")
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -136,9 +136,9 @@ def cuda_event_median(call, min_run_time: float) -> float:
 
 
 def main(argv=None) -> int:
-    from reference_models.cli_args import OneLineParser
+    from blitzbench.cli.args import OneLineParser
 
-    parser = OneLineParser(prog="python -m blitzbench.measure.fidelity", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="blitzbench fidelity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help="comma-separated case ids (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7,
@@ -226,7 +226,3 @@ def main(argv=None) -> int:
                                             "tolerance": args.tolerance, "cases": results}, indent=2) + "\n")
         print(f"saved: {args.json}")
     return 0 if worst <= args.tolerance else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

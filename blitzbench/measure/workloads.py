@@ -15,7 +15,7 @@ that is timed:
 In the cudagraph mode (blitzbench.measure.modes) ``timed`` replays the phase captured once as a CUDA graph;
 in the compiled modes the model is wrapped in torch.compile. Nothing here times anything;
 blitzbench.measure.timing does, and :meth:`Workload.check` makes sure the computation is right before it is
-timed (blitzbench.measure.modes.verify checks a mode against eager).
+timed (blitzbench.measure.mode_check.verify checks a mode against eager).
 """
 
 from __future__ import annotations
@@ -132,10 +132,10 @@ class Workload:
         both from the seed on fresh workloads, TF32 off: outputs, gradients and the step's update
         within blitzbench.measure.tolerances.network_tolerances for the case's dtype. (A cudagraph capture's
         warm-up steps move the weights before the first replay, so for its step and train_step
-        the update is left to blitzbench.measure.modes.verify, which undoes them.)"""
+        the update is left to blitzbench.measure.mode_check.verify, which undoes them.)"""
         case, phase = self.case, self.case.phase
         if case.mode == "cudagraph" and phase in ("step", "train_step"):
-            return  # the capture's warm-up steps move the weights: blitzbench.measure.modes.verify covers these
+            return  # the capture's warm-up steps move the weights: blitzbench.measure.mode_check.verify covers these
         out_tol, grad_tol = tolerances.network_tolerances(case.dtype, case.batch_size)
         with devices.ieee_float32():
             mine, reference = (_one_call(Workload(c)) for c in (case, reference_case(case)))

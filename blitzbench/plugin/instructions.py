@@ -17,8 +17,6 @@ from blitzbench import cases
 from blitzbench.measure import callgrind, instructions
 from blitzbench.plugin import options
 
-PLUGIN_STATE = "blitz_instructions"
-
 
 class State:
     """The timing run's counting state."""
@@ -28,6 +26,11 @@ class State:
         self.nodeids: dict[str, str] = {}  # case id -> node id, CPU cases selected
         self.batch_sizes: dict[str, int] = {}
         self.result: instructions.CountingRun | None = None
+
+
+# This plugin's state in pytest's stash: the counting process's Counter, and the timing run's plan.
+COUNTER = pytest.StashKey[object]()
+STATE = pytest.StashKey[State]()
 
 
 def pytest_addoption(parser):
@@ -54,11 +57,11 @@ def pytest_configure(config):
 
         torch.set_num_threads(1)  # one intra-op thread (the environment says so too)
         try:
-            config.blitz_instruction_counter = instructions.Counter(worker)
+            config.stash[COUNTER] = instructions.Counter(worker)
         except (RuntimeError, OSError, ValueError) as error:
             bad_input(config, f"--instructions-worker: {error}")
         return
-    config.blitz_instruction_counter = None
+    config.stash[COUNTER] = None
     jobs_text = config.getoption("--instructions-jobs")
     if not config.getoption("--instructions"):
         if jobs_text is not None:
@@ -85,13 +88,13 @@ def pytest_configure(config):
         bad_input(config, f"--instructions counts CPU cases, and --device {','.join(devices)} --modes {','.join(modes)} "
                           f"selects none; accepted: --device including cpu, --modes including "
                           f"{' or '.join(instructions.COUNTED_MODES)}")
-    setattr(config, PLUGIN_STATE, State(jobs))
+    config.stash[STATE] = State(jobs)
 
 
 @pytest.fixture
 def instruction_counter(request):
     """In the counting process: the Counter a benchmark case counts its calls with; else None."""
-    return request.config.blitz_instruction_counter
+    return request.config.stash.get(COUNTER, None)
 
 
 def _selected_case(item) -> cases.Case | None:
@@ -106,7 +109,7 @@ def _selected_case(item) -> cases.Case | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    state = getattr(config, PLUGIN_STATE, None)
+    state = config.stash.get(STATE, None)
     if state is None:
         return
     for item in items:
@@ -159,7 +162,7 @@ def _median(bench) -> float | None:
 def pytest_runtestloop(session):
     yield
     config = session.config
-    state = getattr(config, PLUGIN_STATE, None)
+    state = config.stash.get(STATE, None)
     if state is None or session.shouldstop:
         return
     timed = _timed_cpu_benchmarks(config)
@@ -191,7 +194,7 @@ def pytest_runtestloop(session):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    state = getattr(config, PLUGIN_STATE, None)
+    state = config.stash.get(STATE, None)
     if state is None or state.result is None:
         return
     result = state.result
@@ -208,7 +211,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 def save_profiles(config, json_path) -> str | None:
     """After the run is saved: its cases' callgrind profiles beside it; the path, or None."""
-    state = getattr(config, PLUGIN_STATE, None)
+    state = config.stash.get(STATE, None)
     if state is None or state.result is None or not state.result.counts:
         return None
     path = instructions.profile_path_for(json_path)

@@ -1,7 +1,7 @@
-"""Parsing of the suite's command-line options (registered in the root conftest.py).
+"""Parsing of the suite's command-line options (registered by blitzbench.plugin.suite).
 
 Each parser takes the option's text and returns the parsed value, or raises ValueError with a
-one-line message that says what was wrong and what is accepted; conftest.py turns that into a
+one-line message that says what was wrong and what is accepted; blitzbench.plugin.suite turns that into a
 pytest usage error.
 """
 
@@ -67,7 +67,7 @@ def parse_matrix_record(series: str | None, round_text: str | None, matrix_id: s
     """--series NAME --round N --matrix-id ID -> {"series", "round", "matrix"}; None without --series."""
     if series is None:
         if round_text is not None or matrix_id is not None:
-            raise ValueError("--round and --matrix-id need --series NAME (python -m blitzbench.matrix sets all three)")
+            raise ValueError("--round and --matrix-id need --series NAME (blitzbench matrix sets all three)")
         return None
     if not series.strip():
         raise ValueError("--series needs a name, such as torch214")

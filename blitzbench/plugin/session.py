@@ -1,0 +1,59 @@
+"""The suite's state for one pytest run, in one object kept in pytest's stash (not as attributes
+on ``config``): what the options selected, when the run started, what it measured along the way,
+and the lines printed at its very end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from blitzbench import cases
+from blitzbench.plugin import options
+from reference_models import MODELS
+
+
+@dataclass
+class SuiteSession:
+    devices: tuple[str, ...]
+    batch_sizes: tuple[int, ...] | None  # --batch-sizes; None: each kind's defaults
+    models: tuple[str, ...]
+    phases: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    memory_formats: tuple[str, ...]
+    modes: tuple[str, ...]
+    results_dir: Path
+    matrix_record: dict | None  # --series/--round/--matrix-id, recorded in the saved run
+    quick: bool
+    started: datetime = field(default_factory=datetime.now)
+    started_utc: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    peaks: dict = field(default_factory=dict)  # matmul peaks measured in this run, by device and math
+    profiles: list = field(default_factory=list)  # --profile results, in case order
+    final_lines: list[str] = field(default_factory=list)  # the results table and where it went: printed last
+
+    @classmethod
+    def from_options(cls, get) -> "SuiteSession":
+        """From pytest's ``config.getoption``; ValueError (one line) on a bad value."""
+        text = get("--batch-sizes")
+        return cls(
+            devices=options.parse_devices(get("--device")),
+            batch_sizes=options.parse_batch_sizes(text) if text is not None else None,
+            models=options.parse_choices(get("--models"), "--models", tuple(MODELS)),
+            phases=options.parse_choices(get("--phases"), "--phases", cases.PHASES),
+            dtypes=options.parse_choices(get("--dtypes"), "--dtypes", cases.DTYPES),
+            memory_formats=options.parse_choices(get("--memory-formats"), "--memory-formats", cases.MEMORY_FORMATS),
+            modes=options.parse_choices(get("--modes"), "--modes", cases.MODES),
+            results_dir=options.parse_results_dir(get("--results-dir")),
+            matrix_record=options.parse_matrix_record(get("--series"), get("--round"), get("--matrix-id")),
+            quick=bool(get("--quick")),
+        )
+
+
+KEY = pytest.StashKey[SuiteSession]()
+
+
+def of(config) -> SuiteSession:
+    """This run's session (made when pytest configures the plugin)."""
+    return config.stash[KEY]
