@@ -125,7 +125,7 @@ def test_within_a_case_the_compiled_models_share_one_compilation():
     default from torch 2.5), it guards on the configuration, not the module instance, and compiles
     the forward once for all of them; a guard on the instance would compile per model and cost
     minutes on a GPU machine. Torch 2.4.1 (False by default) compiles once per model: a difference
-    of that release, which this test pins rather than hides (README, "Is this release correct?")."""
+    of that release, which this test pins rather than hides (docs/verification.md, "Is this release correct?")."""
     from torch._dynamo import config as dynamo_config
     from torch._dynamo.utils import counters
 

@@ -16,7 +16,7 @@ Every dataset is held as a :class:`Split` of uint8 images (N, C, 32, 32) and int
 that both loops read the same pixels: the tutorial loop through a torchvision-style Dataset that
 hands out PIL images to ``ToTensor`` + ``Normalize`` (section 8, step 1), the fast loop as whole
 tensors on the device. Normalisation uses each dataset's own mean and std, computed from its
-training split (:func:`channel_stats`; the values are listed in the README).
+training split (:func:`channel_stats`; the values are listed in docs/training.md).
 """
 
 from __future__ import annotations

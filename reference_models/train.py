@@ -43,7 +43,7 @@ MODES = ("eager", "cudagraph")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("cpu", "cuda")
 # What each loop uses when an option is not given. The fast loop's values were chosen so that
-# chapter_net reaches 97% on mnist5k within 10 epochs (README: "Training on real data").
+# chapter_net reaches 97% on mnist5k within 10 epochs (docs/training.md).
 LOOP_DEFAULTS = {
     "tutorial": {"batch_size": 4, "optimizer": "sgd", "lr": {"sgd": steps.TUTORIAL_LR, "adam": 0.001}, "augment": False},
     "fast": {"batch_size": 64, "optimizer": "sgd", "lr": {"sgd": 0.05, "adam": 0.003}, "augment": True},

@@ -5,7 +5,7 @@ import torch
 
 from reference_models import data
 
-# The README states these (mean, std of the training split's pixels in [0, 1]).
+# docs/training.md states these (mean, std of the training split's pixels in [0, 1]).
 STATED = {"mnist5k": (0.1006, 0.2757), "digits": (0.3059, 0.3241)}
 
 

@@ -52,7 +52,7 @@ class KnownDifference:
     handled: str = ""
 
 
-# Every failure on a release is decided here or by a change to the suite (README, "Is this
+# Every failure on a release is decided here or by a change to the suite (docs/verification.md, "Is this
 # release correct?"). Found by the first --verify across tox.ini's releases: both on 2.4.1 only.
 KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
     KnownDifference(

@@ -1,9 +1,9 @@
 """``blitzbench gpu-check``: what a machine with an NVIDIA GPU is checked by, in one call of a lent
-machine (10 minutes at most; the README's "On a GPU machine").
+machine (10 minutes at most; docs/gpu.md).
 
 Steps, in order of what they prove (:data:`STEPS`):
 
-1. lenet's training step at batch 64 and 4096 in all four modes (the README's GPU targets);
+1. lenet's training step at batch 64 and 4096 in all four modes (the GPU targets of docs/gpu.md);
 2. the fidelity cross-check of two CUDA cases against CUDA-event timing, each measurement in
    its own process;
 3. the verification suite's CUDA cases (every execution mode checked against eager);

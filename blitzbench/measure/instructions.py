@@ -3,7 +3,7 @@
 Wall-clock time on a shared machine drifts by 10-30% between runs; the number of instructions a
 call executes does not (repeats agree to about 0.1%), so one counted run per release can say
 whether a release made a case do more work. Counts are not time: cache misses, SIMD width,
-memory bandwidth and system calls do not show in them (the README, "Instruction counts").
+memory bandwidth and system calls do not show in them (docs/benchmarks.md, "Instruction counts").
 
 How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
 ``collect_callgrind``: count around the measured calls only, in a fixed environment):

@@ -38,7 +38,7 @@ def pytest_addoption(parser):
     group.addoption("--instructions", action="store_true",
                     help="also count each CPU case's instructions per call with valgrind's Callgrind (one "
                          "intra-op thread; median of 3 repeats), saved beside its time; counts do not drift "
-                         "between runs as times do (README, 'Instruction counts')")
+                         "between runs as times do (docs/benchmarks.md, 'Instruction counts')")
     group.addoption("--instructions-jobs", default=None, metavar="N",
                     help="with --instructions: counting processes at once (default: one per CPU, at most 4; "
                          "counts do not depend on the load)")
