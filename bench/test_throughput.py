@@ -12,6 +12,7 @@ kept as ``latency_s`` and the GPU's busy fraction measured after the timed round
 import torch
 
 from blitzbench.analysis import summary_table
+from blitzbench.figures import iqr_over_median
 from blitzbench.measure import case_timing, timing
 from blitzbench.measure.flops import flops_per_sample
 from blitzbench.measure.peak import case_math
@@ -40,7 +41,7 @@ def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler, instruc
         peak = matmul_peak(case.device, math["peak_math"])["gflops_per_s"]
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
-                    noise_iqr_over_median=stats.stats.iqr / median if median else None)
+                    noise_iqr_over_median=iqr_over_median(stats.stats.iqr, median))
         if not flops:
             info["flops_missing"] = (summary_table.STEP_HAS_NO_FLOPS if case.phase == "step"
                                      else "FlopCounterMode counted no FLOPs for this phase")

@@ -41,7 +41,6 @@ from reference_models.registry import build
 LOOPS = ("tutorial", "fast")
 MODES = ("eager", "cudagraph")
 OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("cpu", "cuda")
 # What each loop uses when an option is not given. The fast loop's values were chosen so that
 # chapter_net reaches 97% on mnist5k within 10 epochs (docs/training.md).
 LOOP_DEFAULTS = {

@@ -51,7 +51,7 @@ from statistics import geometric_mean
 from tabulate import tabulate, tabulate_formats
 
 from blitzbench.analysis import instruction_compare, paired_stats
-from blitzbench.cases import case_mode, case_name, sort_key
+from blitzbench.cases import DEVICES, case_mode, case_name, sort_key
 from blitzbench.cli.args import OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 from blitzbench.analysis.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
@@ -515,7 +515,7 @@ def main(argv=None) -> int:
             from blitzbench.analysis.summary_table import throughput_table
             for s in series:
                 print(f"\nCUDA ÷ CPU, {s.label}, {s.runs[-1].path.name}\n"
-                      + (throughput_table(s.runs[-1].benchmarks, ["cpu", "cuda"], args.format) or "(no throughput cases)"))
+                      + (throughput_table(s.runs[-1].benchmarks, list(DEVICES), args.format) or "(no throughput cases)"))
         if args.markdown:
             intro = "  \n".join(header(report).splitlines())
             write_atomic(args.markdown, f"# Comparison of saved runs\n\n{intro}\n\n{render(report, 'github')}\n")

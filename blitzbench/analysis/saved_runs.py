@@ -26,7 +26,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blitzbench.cases import case_key
+from blitzbench.cases import DEVICES, case_key
 from blitzbench.cli.args import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
 
 
@@ -69,7 +69,7 @@ class Run:
     @property
     def devices(self) -> list[str]:
         seen = {b.get("extra_info", {}).get("device") for b in self.benchmarks}
-        return [d for d in ("cpu", "cuda") if d in seen]
+        return [d for d in DEVICES if d in seen]
 
     @property
     def label(self) -> str:

@@ -17,9 +17,8 @@ import dataclasses
 from tabulate import tabulate
 
 from blitzbench.cases import DEFAULTS, MODES, Case
+from blitzbench.figures import LAUNCH_BOUND_BELOW, NOISY_ABOVE, iqr_over_median
 
-NOISE_LIMIT = 0.10
-LAUNCH_BOUND_BELOW = 0.5  # as blitzbench.measure.profiling (torch-free here)
 NOT_RUN = "not run"
 
 
@@ -55,8 +54,7 @@ def _fmt_percent(value: float | None) -> str:
 
 def noise(bench: dict) -> float | None:
     stats = bench.get("stats") or {}
-    median, iqr = stats.get("median"), stats.get("iqr")
-    return iqr / median if median and iqr is not None else None
+    return iqr_over_median(stats.get("iqr"), stats.get("median"))
 
 
 def math_label(math: dict | None) -> str:
@@ -72,7 +70,7 @@ def math_label(math: dict | None) -> str:
 
 def _noise_cell(bench: dict) -> str:
     n = noise(bench)
-    return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISE_LIMIT else "")
+    return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISY_ABOVE else "")
 
 
 def instructions_cell(info: dict) -> str:
@@ -191,7 +189,7 @@ def legend(peaks: dict[str, dict], not_run: dict[str, str], counted: bool = Fals
            benchmarks: list[dict] = ()) -> str:
     lines = [
         "samples/s = batch size / median time. noise = IQR / median of the timed rounds; "
-        f"'noisy' above {NOISE_LIMIT:.0%}.",
+        f"'noisy' above {NOISY_ABOVE:.0%}.",
         "GFLOP/s counts convolutions and matrix products (FlopCounterMode); n/a where there is no count "
         "(reasons below). % peak is over the measured matmul peak of the fastest math the case uses "
         "(float32; tf32 where TF32 convolutions or matmuls are on; the autocast dtype): "

@@ -14,9 +14,10 @@ import sys
 
 import torch
 
+from blitzbench.cases import DEVICES
 from blitzbench.cli.args import OneLineParser, choice, non_negative_int, positive_float, positive_int
 from reference_models import MODELS, data
-from reference_models.train import DEVICES, LOOPS, MODES, OPTIMIZERS, Epoch, Progress, TrainConfig, train
+from reference_models.train import LOOPS, MODES, OPTIMIZERS, Epoch, Progress, TrainConfig, train
 
 PROG = "blitzbench train"
 

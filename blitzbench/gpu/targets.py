@@ -26,6 +26,7 @@ from pathlib import Path
 
 from blitzbench.cases import Case
 from blitzbench.cli.args import BadInput, OneLineParser
+from blitzbench.figures import iqr_over_median
 from blitzbench.analysis.saved_runs import Run, collect
 
 
@@ -72,8 +73,8 @@ def noise_rows(runs: list[Run]) -> list[list[str]]:
         graphed = [(case, stats) for case, stats in cases if case.device == "cuda" and case.mode == "cudagraph"]
         if not graphed:
             continue
-        case, stats = max(graphed, key=lambda item: (item[1].q3_s - item[1].q1_s) / item[1].median_s)
-        worst = (stats.q3_s - stats.q1_s) / stats.median_s
+        case, stats = max(graphed, key=lambda item: iqr_over_median(item[1].q3_s - item[1].q1_s, item[1].median_s))
+        worst = iqr_over_median(stats.q3_s - stats.q1_s, stats.median_s)
         rows.append([f"cudagraph noise, worst of {len(graphed)} cases ({case.id})", run.path.name,
                      f"IQR/median {worst:.1%}", f"<= {MAX_CUDAGRAPH_NOISE:.0%}", _verdict(worst <= MAX_CUDAGRAPH_NOISE)])
     if not rows:

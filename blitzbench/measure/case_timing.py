@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from blitzbench.figures import LAUNCH_BOUND_BELOW
 from blitzbench.measure import devices, instructions, mode_check, modes, profiling, timing
 from blitzbench.measure.workloads import Workload
 
@@ -74,7 +75,7 @@ def time_on_cuda(benchmark, workload, quick) -> dict:
     busy = profiling.measure_device_busy_fraction(call, min(calls, profiling.BUSY_WINDOW_CALLS))
     clock()
     return {"latency_s": latency, "calls_per_round": calls, "device_busy_fraction": busy,
-            "launch_bound": None if busy is None else busy < profiling.LAUNCH_BOUND_BELOW}
+            "launch_bound": None if busy is None else busy < LAUNCH_BOUND_BELOW}
 
 
 def time_on_cpu(benchmark, workload, quick) -> dict:

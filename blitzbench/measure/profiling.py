@@ -35,11 +35,11 @@ from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
 from blitzbench.cases import Case
+from blitzbench.figures import LAUNCH_BOUND_BELOW
 from blitzbench.measure.workloads import Workload
 from reference_models import training_step as steps
 
 WAIT, WARMUP, ACTIVE = 1, 1, 3
-LAUNCH_BOUND_BELOW = 0.5
 BUSY_WINDOW_CALLS = 20
 LABELS = ("forward", "backward", "step")
 TABLE_ROWS = 20

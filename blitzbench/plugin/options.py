@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KNOWN_DEVICES = ("cpu", "cuda")
+from blitzbench.cases import DEVICES
+
+KNOWN_DEVICES = DEVICES  # the devices a case can name (blitzbench.cases)
 VERIFICATION_BATCH_SIZES = (1, 4, 64)
 BENCHMARK_BATCH_SIZES = (1, 4, 64, 256, 1024)
 # Added on CUDA: up to 1024 these nets leave an H100 idle (a training step costs about the same
