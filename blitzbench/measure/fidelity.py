@@ -23,7 +23,6 @@ call, which neither independent timer can set up outside its timed region.
 from __future__ import annotations
 
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -31,12 +30,11 @@ import tempfile
 from pathlib import Path
 
 from blitzbench import ROOT
+from blitzbench.measure import timing
 
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
-CUDA_BLOCK_CALLS, CUDA_BLOCK_SECONDS = 50, 0.05
 MEASURE_TIMEOUT_S = 600
-INDEPENDENT_METHOD = {"cpu": "torch.utils.benchmark.Timer", "cuda": "CUDA events around blocks of calls"}
 
 
 def parse_case(text: str):
@@ -89,50 +87,12 @@ def independent_median(case, min_run_time: float) -> float:
 
 def _measure_here(case, min_run_time: float) -> float:
     """What ``--measure`` prints: seconds per call of the case's timed callable."""
-    import torch
-
     from blitzbench.measure.workloads import Workload
 
     workload = Workload(case)
     workload.check()
     workload.prepare()
-    call = workload.timed
-    if case.device == "cuda":
-        return cuda_event_median(call, min_run_time)
-    import torch.utils.benchmark as tbench
-
-    timer = tbench.Timer("fn()", globals={"fn": call}, num_threads=torch.get_num_threads(), label=case.id)
-    timer.timeit(10)  # warm-up
-    return timer.blocked_autorange(min_run_time=min_run_time).median
-
-
-def cuda_event_median(call, min_run_time: float) -> float:
-    """Median seconds per call over blocks of back-to-back calls timed by CUDA events."""
-    import time
-
-    import torch
-
-    for _ in range(25):  # warm-up, as the suite's CUDA_WARMUP_CALLS
-        call()
-    torch.cuda.synchronize()
-    start_wall = time.perf_counter()
-    for _ in range(5):
-        call()
-    torch.cuda.synchronize()
-    per_call = (time.perf_counter() - start_wall) / 5
-    calls = max(CUDA_BLOCK_CALLS, math.ceil(CUDA_BLOCK_SECONDS / max(per_call, 1e-9)))
-    blocks, spent = [], 0.0
-    while spent < min_run_time or len(blocks) < 5:
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        begin.record()
-        for _ in range(calls):
-            call()
-        end.record()
-        end.synchronize()
-        seconds = begin.elapsed_time(end) / 1000
-        blocks.append(seconds / calls)
-        spent += seconds
-    return statistics.median(blocks)
+    return timing.independent_median(workload.timed, case.device, min_run_time, label=case.id)
 
 
 def main(argv=None) -> int:
@@ -209,7 +169,7 @@ def main(argv=None) -> int:
         worst = max(worst, abs(median_ratio - 1))
         suite_us = 1e6 * statistics.median(rows_raw[case.id]["suite_s"])
         independent_us = 1e6 * statistics.median(rows_raw[case.id]["independent_s"])
-        method = INDEPENDENT_METHOD[case.device]
+        method = timing.INDEPENDENT_METHOD[case.device]
         rows.append([case.id, f"{suite_us:,.1f}", f"{independent_us:,.1f}", method, " ".join(f"{x:.3f}" for x in r),
                      f"{median_ratio:.3f}", "yes" if ok else "NO"])
         results.append({"case": case.id, "suite_median_s": rows_raw[case.id]["suite_s"],

@@ -178,3 +178,47 @@ def pedantic_rounds(seconds_per_call: float, quick: bool) -> tuple[int, int]:
     rounds = int(budget / max(seconds_per_call, 1e-6))
     rounds = max(5, min(2000, rounds))
     return rounds, max(2, rounds // 10)
+
+
+# -- an independent timing of the same calls, for the fidelity check (blitzbench.measure.fidelity) --
+# Not pytest-benchmark's rounds: on the CPU torch.utils.benchmark.Timer's blocked_autorange, on
+# CUDA CUDA events around blocks of back-to-back calls, so that agreement means something.
+INDEPENDENT_METHOD = {"cpu": "torch.utils.benchmark.Timer", "cuda": "CUDA events around blocks of calls"}
+CUDA_BLOCK_CALLS, CUDA_BLOCK_SECONDS = 50, 0.05  # each CUDA event block: at least this many calls and seconds
+
+
+def independent_median(call, device: str, min_run_time: float, label: str = "") -> float:
+    """Median seconds per call of ``call`` on ``device``, timed as :data:`INDEPENDENT_METHOD` says."""
+    if device == "cuda":
+        return cuda_event_median(call, min_run_time)
+    import torch.utils.benchmark as tbench
+
+    timer = tbench.Timer("fn()", globals={"fn": call}, num_threads=torch.get_num_threads(), label=label)
+    timer.timeit(10)  # warm-up
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def cuda_event_median(call, min_run_time: float) -> float:
+    """Median seconds per call over blocks of back-to-back calls timed by CUDA events, after the
+    suite's warm-up (:data:`CUDA_WARMUP_CALLS`)."""
+    for _ in range(CUDA_WARMUP_CALLS):
+        call()
+    torch.cuda.synchronize()
+    start_wall = time.perf_counter()
+    for _ in range(5):
+        call()
+    torch.cuda.synchronize()
+    per_call = (time.perf_counter() - start_wall) / 5
+    calls = max(CUDA_BLOCK_CALLS, math.ceil(CUDA_BLOCK_SECONDS / max(per_call, 1e-9)))
+    blocks, spent = [], 0.0
+    while spent < min_run_time or len(blocks) < 5:
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        for _ in range(calls):
+            call()
+        end.record()
+        end.synchronize()
+        seconds = begin.elapsed_time(end) / 1000
+        blocks.append(seconds / calls)
+        spent += seconds
+    return statistics.median(blocks)
