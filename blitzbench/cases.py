@@ -150,42 +150,6 @@ class Case:
 
 # -- every kind of saved benchmark case: key, name and order ----------------------------------------
 
-def case_key(info: dict) -> tuple | None:
-    """The key that lines a saved benchmark (its ``extra_info``) up across runs; None for what is
-    not a case of this suite."""
-    kind = info.get("kind", "throughput" if "phase" in info else None)
-    if kind == "throughput":
-        case = Case.from_info(info)
-        return case.key if case else None
-    if kind == "data_loading":
-        return ("data_loading", info["dataset"], info["source"], bool(info["augment"]), info["device"])
-    if kind == "distributed":
-        return ("distributed", info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
-    if kind == "time_to_accuracy":
-        return ("time_to_accuracy", info["model"], info["dataset"], info["device"], info["loop"],
-                info.get("mode") or "eager", float(info["target"]))
-    return None
-
-
-def case_name(key: tuple) -> str:
-    """A key as the reader sees it: a throughput case's id, or the other kinds' names."""
-    if key[0] == "throughput":
-        return Case.from_key(key).id
-    if key[0] == "distributed":
-        _, model, backend, world_size, global_batch = key
-        return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
-    if key[0] == "time_to_accuracy":
-        _, model, dataset, device, loop, mode, target = key
-        return f"{model}-{device}-{dataset}-{loop}_loop{'-' + mode if mode != 'eager' else ''}-to_{target:.0%}"
-    _, dataset, source, augment, device = key
-    return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
-
-
-def case_mode(key: tuple) -> str | None:
-    """A throughput key's execution mode; None for the other kinds of case."""
-    return Case.from_key(key).mode if key[0] == "throughput" else None
-
-
 def sort_key(key: tuple) -> tuple:
     """Reading order of keys: throughput cases first, in :attr:`Case.sort_key` order, then the rest."""
     if key[0] == "throughput":

@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 
 from blitzbench.analysis import report
-from blitzbench.cases import case_key, case_name
-from blitzbench.analysis.saved_runs import CaseStats
+from blitzbench.kinds import CaseStats, case_key, case_name
 
 ROOT = Path(__file__).resolve().parents[1]
 SAVED_CPU_RUN = sorted(ROOT.glob("results/*_cpu.json"))

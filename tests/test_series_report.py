@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from blitzbench.analysis import report
-from blitzbench.cases import Case, case_name
+from blitzbench.cases import Case
+from blitzbench.kinds import case_name
 from blitzbench.analysis.saved_runs import collect, group_series, pair_runs
 
 RECORDED = Path(__file__).resolve().parent / "data" / "recorded"

@@ -51,10 +51,11 @@ from statistics import geometric_mean
 from tabulate import tabulate, tabulate_formats
 
 from blitzbench.analysis import instruction_compare, paired_stats
-from blitzbench.cases import DEVICES, case_mode, case_name, sort_key
+from blitzbench.cases import DEVICES, sort_key
+from blitzbench.kinds import CaseStats, case_mode, case_name
 from blitzbench.cli.args import OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
-from blitzbench.analysis.saved_runs import BadInput, CaseStats, Run, Series, collect, group_series, pair_runs
+from blitzbench.analysis.saved_runs import BadInput, Run, Series, collect, group_series, pair_runs
 
 PROG = "blitzbench report"
 SINGLE_RUN = "single run: drift not measured"

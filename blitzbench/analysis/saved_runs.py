@@ -22,25 +22,12 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blitzbench.cases import DEVICES, case_key
+from blitzbench.cases import DEVICES
+from blitzbench.kinds import CaseStats, case_key, case_stats
 from blitzbench.cli.args import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
-
-
-@dataclass(frozen=True)
-class CaseStats:
-    median_s: float
-    q1_s: float
-    q3_s: float
-    units_per_call: float  # samples (or images) per timed call
-    unit: str
-
-    @property
-    def rate(self) -> float:
-        return self.units_per_call / self.median_s
 
 
 @dataclass(frozen=True)
@@ -97,27 +84,6 @@ class Run:
                (f", {gpu}" if gpu else "") + ")"
 
 
-def _stats(bench: dict, key: tuple) -> CaseStats | None:
-    info = bench["extra_info"]
-    if key[0] == "time_to_accuracy":  # one training per seed: its median, the seeds' range as the spread
-        seconds = [float(x) for x in info.get("seconds_per_seed") or [info["seconds_to_accuracy"]]]
-        if not all(x > 0 and math.isfinite(x) for x in seconds):
-            return None
-        return CaseStats(statistics.median(seconds), min(seconds), max(seconds), 1.0, "trainings/s")
-    stats = bench.get("stats") or {}
-    try:
-        median, q1, q3 = float(stats["median"]), float(stats["q1"]), float(stats["q3"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not (median > 0 and math.isfinite(median)):
-        return None
-    if key[0] == "throughput":
-        return CaseStats(median, q1, q3, float(info["batch_size"]), "samples/s")
-    if key[0] == "distributed":
-        return CaseStats(median, q1, q3, float(info["global_batch_size"]) * float(info["steps_per_block"]), "samples/s")
-    return CaseStats(median, q1, q3, float(info.get("images", 1)), "images/s")
-
-
 def _instructions(info: dict) -> InstructionCount | None:
     try:
         per_call = float(info["instructions_per_call"])
@@ -143,7 +109,7 @@ def load_run(path: Path) -> Run:
     run = Run(path, str(data.get("datetime", "")), data.get("machine_info") or {}, data["benchmarks"])
     for bench in run.benchmarks:
         key = case_key(bench.get("extra_info") or {})
-        stats = _stats(bench, key) if key else None
+        stats = case_stats(bench, key) if key else None
         if stats:
             run.cases[key] = stats
         count = _instructions(bench.get("extra_info") or {}) if key else None

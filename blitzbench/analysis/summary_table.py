@@ -17,6 +17,7 @@ import dataclasses
 from tabulate import tabulate
 
 from blitzbench.cases import DEFAULTS, MODES, Case
+from blitzbench.kinds import kind_of
 from blitzbench.figures import LAUNCH_BOUND_BELOW, NOISY_ABOVE, iqr_over_median
 
 NOT_RUN = "not run"
@@ -50,6 +51,11 @@ def gflops_missing_reason(info: dict) -> str | None:
 
 def _fmt_percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2g}%" if value < 0.1 else f"{100 * value:.0f}%"
+
+
+def _kind(info: dict) -> str | None:
+    kind = kind_of(info)
+    return kind.name if kind else None
 
 
 def noise(bench: dict) -> float | None:
@@ -90,7 +96,7 @@ def _throughput_rows(benchmarks: list[dict]) -> dict[Case, dict[str, dict]]:
     cases: dict[Case, dict[str, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
-        if info.get("kind", "throughput") != "throughput" or (case := Case.from_info(info)) is None:
+        if _kind(info) != "throughput" or (case := Case.from_info(info)) is None:
             continue
         cases.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench
     return cases
@@ -240,7 +246,7 @@ def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
     runs: dict[tuple, dict[tuple, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
-        if info.get("kind") == "time_to_accuracy":
+        if _kind(info) == "time_to_accuracy":
             key = (info["dataset"], info["model"], info["device"], info["target"])
             runs.setdefault(key, {})[(info["loop"], info.get("mode") or "eager")] = info
     show_graph = any(("fast", "cudagraph") in loops for loops in runs.values())
@@ -272,7 +278,7 @@ def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "s
     cells: dict[tuple, dict[str, dict]] = {}
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
-        if info.get("kind") == "data_loading":
+        if _kind(info) == "data_loading":
             key = (info["dataset"], info["source"], bool(info["augment"]))
             cells.setdefault(key, {})[info["device"]] = bench
     rows = []
@@ -303,7 +309,7 @@ def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
     rows = []
     for bench in benchmarks:
         info = bench.get("extra_info") or {}
-        if info.get("kind") != "distributed":
+        if _kind(info) != "distributed":
             continue
         efficiency = info.get("scaling_efficiency")
         rows.append(((info["backend"], info["model"], info["world_size"]), [
