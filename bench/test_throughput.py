@@ -1,7 +1,7 @@
 """Benchmarks: forward, inference, backward, optimizer step and the whole training step, per model,
 device and batch size (the chapter's sections 6 and 9). Run with ``pytest bench --benchmark-only``.
 
-Each case first checks what it is about to time (Workload.check: output shape, finite loss and
+Each case first checks what it is about to time (blitzbench.measure.checks: output shape, finite loss and
 gradients, a step that moves the weights; in a mode other than eager, blitzbench.measure.mode_check.verify: 3
 training steps that match eager's); a wrong computation fails the case and reports no time.
 The timing itself is pytest-benchmark's, with the timer and round sizes blitzbench.measure.timing picks per

@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from blitzbench.cases import PHASES, Case
+from blitzbench.measure.checks import check_workload
 from blitzbench.measure.workloads import Workload
 
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_check_passes_on_the_real_computation(phase):
-    Workload(Case("chapter_net", "cpu", 4, phase)).check()
+    check_workload(Workload(Case("chapter_net", "cpu", 4, phase)))
 
 
 @pytest.mark.parametrize("phase", ["forward", "inference"])
@@ -19,7 +20,7 @@ def test_check_fails_on_a_wrong_output_shape(phase):
     w = Workload(Case("chapter_net", "cpu", 4, phase))
     w.forward_fn = lambda x: torch.zeros(4, 9)
     with pytest.raises(AssertionError, match="output shape"):
-        w.check()
+        check_workload(w)
 
 
 @pytest.mark.parametrize("phase", ["forward", "backward", "train_step"])
@@ -28,14 +29,14 @@ def test_check_fails_on_non_finite_values(phase):
     with torch.no_grad():
         w.net.fc3.bias[0] = math.nan
     with pytest.raises(AssertionError, match="non-finite|loss is nan"):
-        w.check()
+        check_workload(w)
 
 
 def test_check_fails_when_the_step_moves_nothing():
     w = Workload(Case("chapter_net", "cpu", 4, "step"))
     w.optimizer.param_groups[0]["lr"] = 0.0
     with pytest.raises(AssertionError, match="unchanged"):
-        w.check()
+        check_workload(w)
 
 
 def test_inference_records_no_graph_and_forward_does():
@@ -61,25 +62,25 @@ def test_case_ids_name_only_non_default_axes():
 
 
 def test_a_cuda_batch_that_does_not_fit_is_skipped_with_the_reason(monkeypatch):
-    from blitzbench.measure import case_timing
+    from blitzbench.measure import case_timing, checks
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 GiB\nmore detail")
 
-    monkeypatch.setattr(case_timing, "Workload", out_of_memory)
-    monkeypatch.setattr(case_timing.devices, "CaseMemory", lambda device: None)  # no CUDA allocator here
+    monkeypatch.setattr(checks, "Workload", out_of_memory)
+    monkeypatch.setattr(checks.devices, "CaseMemory", lambda device: None)  # no CUDA allocator here
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     with pytest.raises(pytest.skip.Exception, match="batch size 1024 does not fit in cuda memory: CUDA out of memory"):
         case_timing.build_and_check(Case("cifar_net", "cuda", 1024, "train_step"))
 
 
 def test_out_of_memory_on_the_cpu_is_an_error_not_a_skip(monkeypatch):
-    from blitzbench.measure import case_timing
+    from blitzbench.measure import case_timing, checks
 
     def out_of_memory(case):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
-    monkeypatch.setattr(case_timing, "Workload", out_of_memory)
+    monkeypatch.setattr(checks, "Workload", out_of_memory)
     with pytest.raises(torch.cuda.OutOfMemoryError):
         case_timing.build_and_check(Case("cifar_net", "cpu", 1024, "train_step"))
 
@@ -89,14 +90,14 @@ def test_chapter_net_cannot_run_channels_last_which_is_why_those_cases_are_skipp
     assert "x.view" in case.unsupported_reason()
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         Workload(case).forward()
-    Workload(Case("lenet", "cpu", 4, "forward", memory_format="channels_last")).check()
+    check_workload(Workload(Case("lenet", "cpu", 4, "forward", memory_format="channels_last")))
 
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_a_non_default_configuration_is_compared_with_eager_float32(phase):
-    """Issue 12, point 10: channels_last computes what contiguous computes, and check() says so."""
+    """Issue 12, point 10: channels_last computes what contiguous computes, and check_workload says so."""
     w = Workload(Case("lenet", "cpu", 8, phase, memory_format="channels_last"))
-    w.check()
+    check_workload(w)
 
 
 def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatch):
@@ -105,4 +106,4 @@ def test_a_configuration_that_computes_something_else_fails_its_check(monkeypatc
     compile_wrongly(monkeypatch)  # compiled outputs 1% too large
     for phase, says in (("forward", "output off by"), ("train_step", "loss off by")):
         with pytest.raises(AssertionError, match=f"lenet-cpu-bs8-{phase}-compiled against eager float32 contiguous: {says}"):
-            Workload(Case("lenet", "cpu", 8, phase, mode="compiled")).check()
+            check_workload(Workload(Case("lenet", "cpu", 8, phase, mode="compiled")))

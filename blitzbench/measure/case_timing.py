@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from blitzbench.figures import LAUNCH_BOUND_BELOW
-from blitzbench.measure import devices, instructions, mode_check, modes, profiling, timing
-from blitzbench.measure.workloads import Workload
+from blitzbench.measure import checks, devices, instructions, profiling, timing
 
 
 def out_of_memory_errors():
@@ -22,17 +21,10 @@ def out_of_memory_errors():
 
 
 def build_and_check(case):
-    """The case's workload, checked, and the start of its memory account (after the mode's
-    verification, whose workloads are freed before the case begins)."""
+    """blitzbench.measure.checks.checked_workload, with a case that does not fit in the GPU's
+    memory skipped with the reason."""
     try:
-        modes.start_case(case)
-        mode_check.verify_once(case)
-        memory = devices.CaseMemory(case.device)
-        workload = Workload(case)
-        workload.check()
-        workload.prepare()
-        memory.reset_peak()  # the check's comparison workloads are gone; the case's own remain
-        return workload, memory
+        return checks.checked_workload(case)
     except out_of_memory_errors() as error:
         if case.device != "cuda" or "out of memory" not in str(error):
             raise

@@ -87,11 +87,9 @@ def independent_median(case, min_run_time: float) -> float:
 
 def _measure_here(case, min_run_time: float) -> float:
     """What ``--measure`` prints: seconds per call of the case's timed callable."""
-    from blitzbench.measure.workloads import Workload
+    from blitzbench.measure.checks import checked_workload
 
-    workload = Workload(case)
-    workload.check()
-    workload.prepare()
+    workload, _ = checked_workload(case)
     return timing.independent_median(workload.timed, case.device, min_run_time, label=case.id)
 
 

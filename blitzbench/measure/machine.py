@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from pathlib import Path
 
 import torch
 

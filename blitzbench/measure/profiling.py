@@ -18,7 +18,7 @@ Profiler tab (torch-tb-profiler) and Perfetto UI / chrome://tracing both open th
 Every CUDA benchmark case also gets ``device_busy_fraction`` (:func:`measure_device_busy_fraction`):
 the time the GPU spent running kernels over the wall time of a short window of the same calls,
 profiled (CUDA activity only, so the host's launches are not slowed by CPU tracing) after the
-timed rounds. Below :data:`LAUNCH_BOUND_BELOW` the GPU waits for the host more than it works:
+timed rounds. Below blitzbench.figures.LAUNCH_BOUND_BELOW the GPU waits for the host more than it works:
 the case is "launch-bound".
 """
 
@@ -35,7 +35,6 @@ from torch.autograd.profiler_util import FunctionEventAvg
 from torch.profiler import ProfilerActivity, profile, record_function, schedule, tensorboard_trace_handler
 
 from blitzbench.cases import Case
-from blitzbench.figures import LAUNCH_BOUND_BELOW
 from blitzbench.measure.workloads import Workload
 from reference_models import training_step as steps
 
