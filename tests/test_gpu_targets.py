@@ -47,7 +47,7 @@ def test_each_target_is_judged_against_the_issues_number(tmp_path):
     assert rows["CUDA fidelity (chapter_net-cuda-bs64-forward)"].rstrip().endswith(" met")
     assert rows["CUDA fidelity (lenet-cuda-bs64-train_step-cudagraph)"].rstrip().endswith("MISSED")
     assert "cpu-bs4" not in text
-    assert text.splitlines()[-1].startswith("GPU targets (issue 11; set for one H100): 2 met, 3 missed, 0 not measured")
+    assert text.splitlines()[-1].startswith("GPU targets (set for one H100): 2 met, 3 missed, 0 not measured")
     assert "NVIDIA H100 80GB HBM3" in text.splitlines()[-1]
 
 

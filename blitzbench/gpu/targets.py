@@ -1,8 +1,8 @@
-"""The GPU targets of issue 11, read from what ``make gpu-check`` saved: met, missed, or not measured.
+"""The GPU targets (docs/gpu.md), read from what ``blitzbench gpu-check`` saved: met, missed, or not measured.
 
     blitzbench gpu-targets DIR
 
-DIR holds the runs (pytest-benchmark JSON) and ``fidelity.json`` that ``make gpu-check`` wrote.
+DIR holds the runs (pytest-benchmark JSON) and ``fidelity.json`` that ``blitzbench gpu-check`` wrote.
 The targets (set for one H100 as lent here; the suite's own figures, so a run on another GPU is
 judged against the same numbers and says which GPU it was):
 
@@ -103,14 +103,14 @@ def gpus(runs: list[Run]) -> list[str]:
 
 def report(folder: Path) -> str:
     if not folder.is_dir():
-        raise BadInput(f"{folder}: no such folder; accepted: the folder make gpu-check wrote (its $OUT, or results/gpu-check_<GPU>/)")
+        raise BadInput(f"{folder}: no such folder; accepted: the folder blitzbench gpu-check wrote (its $OUT, or results/gpu-check_<GPU>/)")
     runs, _ = collect([folder])
     from tabulate import tabulate
 
     rows = rate_rows(runs) + noise_rows(runs) + fidelity_rows(folder / "fidelity.json")
     missed = sum(row[-1] == "MISSED" for row in rows)
     unmeasured = sum(row[-1] == "not measured" for row in rows)
-    summary = (f"GPU targets (issue 11; set for one H100): {len(rows) - missed - unmeasured} met, {missed} missed, "
+    summary = (f"GPU targets (set for one H100): {len(rows) - missed - unmeasured} met, {missed} missed, "
                f"{unmeasured} not measured; GPU: {', '.join(gpus(runs)) or 'not recorded'}")
     return tabulate(rows, headers=HEADERS, disable_numparse=True) + "\n" + summary
 

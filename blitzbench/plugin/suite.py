@@ -53,7 +53,7 @@ def pytest_addoption(parser):
         help=f"comma-separated execution modes, from: {', '.join(cases.MODES)} (default: eager; "
              "compiled: torch.compile; reduce-overhead: torch.compile with CUDA graphs; cudagraph: the "
              "phase captured once as a CUDA graph and replayed; the last two on CUDA only). "
-             "--compile-modes is the option's former name")
+             "--compile-modes is accepted too")
     add("--quick", action="store_true",
         help="benchmark every model and phase at batch sizes "
              + ",".join(map(str, options.QUICK_BATCH_SIZES)) + " only, with shorter timing")
