@@ -107,12 +107,12 @@ def benchmark_batch_sizes(config, device: str) -> tuple[int, ...]:
     """--batch-sizes when given, else the device's defaults (CUDA adds batches that fill the GPU)."""
     if of(config).batch_sizes:
         return of(config).batch_sizes
-    return options.default_benchmark_batch_sizes(device, config.getoption("--quick"))
+    return options.default_benchmark_batch_sizes(device, of(config).quick)
 
 
 def bench_case_params(config):
-    quick = config.getoption("--quick")
     s = of(config)
+    quick = s.quick
     grid = ((model, device, batch_size, *rest)
             for model in s.models for device in s.devices
             for batch_size in benchmark_batch_sizes(config, device)
@@ -186,7 +186,7 @@ def matmul_peak(request):
 
 @pytest.fixture
 def quick(request) -> bool:
-    return request.config.getoption("--quick")
+    return of(request.config).quick
 
 
 @pytest.fixture
