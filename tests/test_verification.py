@@ -105,7 +105,7 @@ def test_a_known_difference_decides_a_failure_only_on_the_releases_before_it_cha
     assert decided[("torch26", "bench/test_a.py::test_x[bs4]")] is None  # 2.6 should pass it: not explained
     assert decided[("torch24", "bench/test_a.py::test_y")] is None
     page = verification.render(table)
-    assert "difference of the release, changed in 2.5: torch before 2.5 did this differently" in page
+    assert "difference of the release, as the newer ones from 2.5: torch before 2.5 did this differently" in page
     assert page.count("not explained") == 3
 
 
@@ -119,7 +119,7 @@ def test_differences_the_suite_handles_are_listed_for_the_releases_they_apply_to
     (failure,) = table["failures"]
     assert failure["decision"] is None  # said to be handled, yet failing: not explained away
     page = verification.render(table)
-    assert "2.4 compiles per model (changed in 2.5)" in page and "the check expects that" in page
+    assert "2.4 compiles per model (as the newer releases from 2.5)" in page and "the check expects that" in page
     only_new = verification.build(runs[1:])
     assert only_new["differences"] == []  # not listed where no release in the table has it
 
@@ -133,7 +133,18 @@ def test_the_recorded_differences_name_real_cases():
     ids = [line for line in collected.stdout.splitlines() if "::" in line]
     for known in verification.KNOWN_DIFFERENCES:
         assert any(verification.explain(case, "2.4.1") == known for case in ids), known.case
-        assert not any(verification.explain(case, known.changed_in) for case in ids)
+        assert not any(verification.explain(case, known.changed_in) == known for case in ids)
+
+
+def test_a_skip_reason_that_names_its_own_release_is_the_same_reason_on_every_release():
+    def cuda_skip(env, torch, cuda):
+        reason = f"CUDA unavailable: torch {torch} is built for CUDA {cuda}, but torch.cuda.is_available() is False"
+        return _run(env, torch, [("a/test_d.py::t[cuda]", "skipped", reason)])
+
+    table = verification.build([cuda_skip("torch24", "2.4.1+cu121", "12.1"), cuda_skip("torch215", "2.15.0+cu132", "13.2")])
+    assert table["skips_on_some_releases"] == []
+    assert verification.release_neutral("torch 2.4.1+cu121 is built for CUDA 12.1", "2.4.1+cu121") == (
+        "torch {torch} is built for CUDA {version}")
 
 
 def test_cells_count_each_outcome_per_area_and_skips_on_some_releases_are_listed():

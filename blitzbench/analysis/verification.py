@@ -47,7 +47,7 @@ class KnownDifference:
     the failure's explanation."""
 
     case: str          # the case id (file::test[params]), where * stands for any text
-    changed_in: str    # the first release that behaves as the newer ones, e.g. "2.5"
+    changed_in: str    # the first release known to behave as the newer ones, e.g. "2.5"
     explanation: str   # what the release does, with the upstream issue or change where known
     handled: str = ""
 
@@ -56,9 +56,9 @@ class KnownDifference:
 # release correct?"). Found by the first --verify across tox.ini's releases: both on 2.4.1 only.
 KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
     KnownDifference(
-        "tests/test_flops.py::test_flops_per_sample_match_the_hand_count[*-inference-*]", "2.5",
+        "tests/test_flops.py::test_flops_per_sample_match_the_hand_count[*-inference-*]", "2.6",
         "FlopCounterMode counts no FLOPs under torch.inference_mode() (pytorch/pytorch#126268, seen on 2.3 and "
-        "2.4.1; counted on 2.6.0, 2.5 not tried)",
+        "2.4.1; counted on 2.6.0; 2.5, not in tox.ini, not tried)",
         "blitzbench.measure.flops counts the inference phase under torch.no_grad() in eval mode, the same operations; runs "
         "saved on 2.4.1 before that have no GFLOP/s for inference and their tables say why "
         "(blitzbench.analysis.summary_table.gflops_missing_reason)"),
@@ -179,6 +179,14 @@ def load_runs(folder: Path, envs: list[str] | None = None) -> list[ReleaseRun]:
     return [read_run(path, env) for env, path in paths.items()]
 
 
+def release_neutral(reason: str, torch_version: str) -> str:
+    """A skip reason with the release's own version strings replaced, so that the same reason on
+    two releases ("CUDA unavailable: torch 2.4.1+cu121 is built for CUDA 12.1, ...") reads the same."""
+    if torch_version and torch_version != "?":
+        reason = reason.replace(torch_version, "{torch}")
+    return re.sub(r"\bCUDA \d+(\.\d+)*\b", "CUDA {version}", reason)
+
+
 def build(runs: list[ReleaseRun]) -> dict:
     """The table as data: releases (oldest first), areas with their cells, failures, and skips that
     some releases have and others do not."""
@@ -196,8 +204,9 @@ def build(runs: list[ReleaseRun]) -> dict:
     for run in runs:
         for c in run.cases:
             if c.outcome == "skipped":
-                skip_reasons.setdefault(c.message, {}).setdefault(run.env, 0)
-                skip_reasons[c.message][run.env] += 1
+                reason = release_neutral(c.message, run.torch)
+                skip_reasons.setdefault(reason, {}).setdefault(run.env, 0)
+                skip_reasons[reason][run.env] += 1
     uneven = {reason: by_env for reason, by_env in skip_reasons.items() if len(by_env) < len(runs)}
     return {
         "releases": [{"env": run.env, "torch": run.torch, "torchvision": run.properties.get("torchvision"),
@@ -237,7 +246,7 @@ def render(table: dict, fmt: str = "github") -> str:
     lines += ["", f"## Failures ({len(failures)})", ""]
     if failures:
         rows = [[f["env"], f"`{f['case']}`", f["what_differed"],
-                 (f"difference of the release, changed in {f['decision']['changed_in']}: "
+                 (f"difference of the release, as the newer ones from {f['decision']['changed_in']}: "
                   f"{f['decision']['explanation']}") if f["decision"] else "not explained"]
                 for f in failures]
         lines.append(tabulate(rows, headers=["release", "case", "what differed", "decision"], tablefmt=fmt,
@@ -247,7 +256,7 @@ def render(table: dict, fmt: str = "github") -> str:
     differences = table["differences"]
     if differences:
         lines += ["", "## Differences of releases that the suite handles or explains", ""]
-        rows = [[", ".join(d["envs"]), f"`{d['case']}`", f"{d['explanation']} (changed in {d['changed_in']})",
+        rows = [[", ".join(d["envs"]), f"`{d['case']}`", f"{d['explanation']} (as the newer releases from {d['changed_in']})",
                  d["handled"] or "not handled: the check fails there (see Failures)"] for d in differences]
         lines.append(tabulate(rows, headers=["releases", "check", "what the release does", "how the suite handles it"],
                               tablefmt=fmt, disable_numparse=True))
