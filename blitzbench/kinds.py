@@ -123,9 +123,6 @@ class TimeToAccuracy(Kind):
             return None
         return CaseStats(statistics.median(seconds), min(seconds), max(seconds), 1.0, "trainings/s")
 
-    def mode(self, key):
-        return None
-
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (Throughput(), DataLoading(), Distributed(), TimeToAccuracy())}
 

@@ -38,7 +38,7 @@ def test_every_relative_link_resolves(page):
     assert broken == []
 
 
-def test_the_link_check_sees_a_broken_link(tmp_path):
+def test_the_link_check_sees_a_broken_link():
     assert LINK.findall("see [a](docs/none.md) and [b](https://x.org)") == ["docs/none.md", "https://x.org"]
 
 

@@ -70,7 +70,8 @@ def test_a_budget_below_the_reserves_is_one_line_and_exit_2(capsys):
         check.main(["--budget", "100"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "the steps reserve 295 s; accepted: more than 295" in err
+    reserved = sum(step.reserve_s for step in check.STEPS)  # 0 + 90 + 100 + 90 + 15
+    assert err.count("\n") == 1 and f"the steps reserve {reserved} s; accepted: more than {reserved}" in err
 
 
 def test_every_pytest_command_of_gpu_check_collects_cases():

@@ -289,7 +289,7 @@ def main(argv=None) -> int:
                       "<env>/verification.xml under DIR (see the module docstring).")
     p.add_argument("folder", nargs="?", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
                    help="folder holding <env>/verification.xml (default: results/tox)")
-    p.add_argument("--envs", default=None, metavar="ENV,ENV", help="only these environments (default: all saved)")
+    p.add_argument("--envs", default=None, metavar="ENV,ENV", help="only these environments, printed and not saved (default: all saved, and the table saved)")
     args = p.parse_args(argv)
     try:
         envs = [e.strip() for e in args.envs.split(",") if e.strip()] if args.envs is not None else None

@@ -37,24 +37,22 @@ def whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
-def positive_int(text: str) -> int:
+def _whole_number_from(text: str, least: int, accepted: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive; accepted: a positive integer")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: {accepted}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} is below {least}; accepted: {accepted}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number_from(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a whole number, 0 or more")
-    return value
+    return _whole_number_from(text, 0, "a whole number, 0 or more")
 
 
 def positive_float(text: str) -> float:

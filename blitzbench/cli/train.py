@@ -65,11 +65,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, bool]:
 
 def main(argv=None) -> int:
     config, as_json = parse_args(argv)
-    prog = PROG
     try:
         splits = data.load(config.dataset, config.data_root)
     except data.DataUnavailable as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     resolved = config.resolved()
     mean, std = data.channel_stats(splits.train)
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
     try:
         result = train(config, splits, report, Progress(sys.stderr.isatty()))
     except ValueError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     summary = result.summary()
     print(f"test accuracy {summary['test_accuracy']:.2%} after {summary['epochs']} epochs, "

@@ -40,6 +40,7 @@ def check_workload(w: Workload) -> None:
     if w.case != reference_case(w.case):
         compare_with_eager_float32(w)
 
+
 def compare_with_eager_float32(w: Workload) -> None:
     """One call of the phase in this configuration against one in eager float32 contiguous,
     both from the seed on fresh workloads, TF32 off: outputs, gradients and the step's update
@@ -68,7 +69,10 @@ def compare_with_eager_float32(w: Workload) -> None:
                    + 4 * tolerances.eps(torch.float32) * after.double().norm().item())
         assert difference <= allowed, f"{what}: {name} after the step off by {difference:.3g} (accepted {allowed:.3g})"
 
+
 def check_call(w: Workload) -> None:
+    """One call of the phase on ``w`` itself: the output's shape and finiteness and whether
+    autograd recorded it, a finite loss, every parameter's gradient, a step that moves the weights."""
     n, c = w.case.batch_size, w.num_classes
     phase = w.case.phase
     if phase in ("forward", "inference"):
@@ -95,6 +99,7 @@ def check_call(w: Workload) -> None:
         _check_gradients(w)
     else:
         raise AssertionError(f"unknown phase {phase!r}")
+
 
 def _check_gradients(w: Workload) -> None:
     for name, p in w.net.named_parameters():
