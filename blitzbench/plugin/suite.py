@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from blitzbench import cases
+from blitzbench import cases, known_bugs
 from blitzbench.analysis import results_store, summary_table
 from blitzbench.measure import devices, machine, timing
 from blitzbench.plugin import options
@@ -146,6 +146,31 @@ def pytest_generate_tests(metafunc):
     if "batch_size" in metafunc.fixturenames:
         sizes = s.batch_sizes or options.VERIFICATION_BATCH_SIZES
         metafunc.parametrize("batch_size", sizes, ids=[f"bs{n}" for n in sizes])
+
+
+def installed_versions() -> dict[str, str]:
+    """The versions the known-bug registry is read against: torch, and torchvision where it imports."""
+    versions = {"torch": torch.__version__}
+    try:
+        import torchvision
+        versions["torchvision"] = torchvision.__version__
+    except Exception:  # absent or broken beside this torch: no torchvision bug can apply
+        pass
+    return versions
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """A check that a known bug of this release breaks (blitzbench.known_bugs) becomes a strict
+    expected failure: it still runs; passing where the registry says it fails fails the run."""
+    versions = None
+    for item in items:
+        if not item.nodeid.startswith("bench/"):
+            continue
+        versions = versions or installed_versions()
+        bug = known_bugs.expected_failure(item.nodeid, versions)
+        if bug is not None:
+            item.add_marker(pytest.mark.xfail(reason=known_bugs.reason(bug), strict=True))
 
 
 @pytest.fixture(autouse=True)
