@@ -66,8 +66,83 @@ class KnownBug:
             f"{start} to before {self.fixed_in} (fixed in {self.fixed_in})"
 
 
-# Filled from the checks' failures across the releases in tox.ini (docs/verification.md lists them).
-KNOWN_BUGS: tuple[KnownBug, ...] = ()
+OPTIMIZERS = "bench/test_optimizers.py::test_step_equals_update_equations"
+SCHEDULERS = "bench/test_schedulers.py"
+
+# Found by the checks' failures across the releases in tox.ini (docs/verification.md lists them).
+KNOWN_BUGS: tuple[KnownBug, ...] = (
+    KnownBug(
+        "fused-sgd-half-cpu",
+        "torch.optim.SGD(fused=True) on the CPU leaves bfloat16 and float16 parameters unchanged where "
+        "the fused kernel's vectorised loop handles them (16 elements and more), with or without "
+        "momentum; only the scalar tail is updated",
+        checks=tuple(f"{OPTIMIZERS}[cpu-sgd-{config}-fused-{dtype}]"
+                     for config in ("momentum*", "lr_tensor") for dtype in ("bfloat16", "float16")),
+        first_affected="2.4", fixed_in="2.14",
+        upstream="https://github.com/pytorch/pytorch/issues/191763",
+        note="fixed by pytorch/pytorch#192545 (not backported to 2.13); seen on 2.4.1, 2.6.0, 2.8.0, 2.10.0, "
+             "2.11.0, 2.12.1; right on 2.14.1 and 2.15.0"),
+    KnownBug(
+        "nll-loss-4d-noncontiguous-backward",
+        "the backward of F.nll_loss over (N, C, H, W) log-probabilities with reduction 'mean' raises "
+        "'grad_input must be contiguous' when the input is dense but not contiguous (channels_last, "
+        "or its dimensions reordered)",
+        checks=("bench/test_loss_variants.py::test_nll_loss[cpu-nchw_*-mean-channels_last-*]",
+                "bench/test_loss_variants.py::test_nll_loss[cpu-nchw_*-mean-reversed-*]"),
+        first_affected="2.4", fixed_in=None,
+        upstream="https://github.com/pytorch/pytorch/issues/175084",
+        note="cross_entropy on the same inputs works (it makes the input contiguous); the proposed fix "
+             "pytorch/pytorch#175246 is not in 2.15.0; seen on every release in tox.ini"),
+    KnownBug(
+        "max-pool2d-int-channels-last-cpu",
+        "F.max_pool2d on signed integer tensors in channels_last memory format on the CPU returns 0 for "
+        "every window whose maximum is negative: the kernel starts its running maximum at -infinity "
+        "converted to the integer type, which is 0",
+        # the cases whose random inputs have a window of negative values (the others pass on 2.4.1 too)
+        checks=("bench/test_layer_variants.py::test_max_pool2d[cpu-c65_4x5-channels_last-random-int*]",
+                "bench/test_layer_variants.py::test_max_pool2d[cpu-c17_7x6_k3s2-channels_last-random-int32]",
+                "bench/test_layer_variants.py::test_max_pool2d[cpu-c17_7x6_k3s2-channels_last-random-int8]"),
+        first_affected="2.1", fixed_in="2.5",
+        upstream="https://github.com/pytorch/pytorch/issues/109586",
+        note="introduced with integer max_pool2d on the CPU (pytorch/pytorch#104225, 2.1), fixed by "
+             "pytorch/pytorch#129106; seen on 2.4.1; right on 2.5.1 and every newer release tried"),
+    KnownBug(
+        "sequential-lr-tensor-lr",
+        "SequentialLR with a Tensor learning rate gives wrong rates: its constructor makes each group's "
+        "'lr' and 'initial_lr' one tensor, which later in-place updates change together",
+        checks=(f"{SCHEDULERS}::test_scheduler_follows_its_formula[cpu-SequentialLR-*-tensor_float*]",
+                f"{SCHEDULERS}::test_tensor_learning_rate_stays_a_tensor[cpu-SequentialLR-*-tensor_float*]"),
+        first_affected="2.4", fixed_in="2.10",
+        upstream="https://github.com/pytorch/pytorch/issues/162359",
+        note="fixed by pytorch/pytorch#163098; seen on 2.4.1, 2.6.0, 2.8.0; right from 2.10.0 (2.9 not tried)"),
+    KnownBug(
+        "get-last-lr-aliases-tensor-lr",
+        "a scheduler's get_last_lr() returns the optimizer's own Tensor learning rate, not a copy, so "
+        "values it returned earlier change with later steps",
+        checks=(f"{SCHEDULERS}::test_get_last_lr_keeps_the_values_it_returned[cpu-*-tensor_float*]",),
+        first_affected="2.4", fixed_in="2.10",
+        upstream="https://github.com/pytorch/pytorch/issues/163103",
+        note="fixed by pytorch/pytorch#163120; seen on 2.4.1, 2.6.0, 2.8.0; right from 2.10.0 (2.9 not tried)"),
+    KnownBug(
+        "to-tensor-i16-wraps",
+        "ToTensor (transforms.ToTensor, functional.to_tensor, v2.ToTensor) turns a 16-bit unsigned PIL "
+        "image (mode I;16) into int16, so values above 32767 come back negative (65535 as -1)",
+        checks=("bench/test_transforms.py::test_to_tensor_as_documented[*-I;16]",),
+        first_affected="0.19", fixed_in=None, package="torchvision",
+        upstream="https://github.com/pytorch/vision/issues/8359",
+        note="also pytorch/vision#8188; the proposed fix pytorch/vision#8369 is not in 0.29.2; seen on "
+             "every torchvision in tox.ini (0.19.1 to 0.29.2)"),
+    KnownBug(
+        "to-dtype-uint16-unscaled",
+        "v2.ToDtype(torch.float32, scale=True) does not scale uint16 images (32768 stays 32768.0 "
+        "instead of 32768 / 65535)",
+        checks=("bench/test_transforms.py::test_v2_to_image_then_to_dtype_scale[I;16]",
+                "bench/test_transforms.py::test_v2_to_image_then_to_dtype_scale[ndarray-uint16]"),
+        first_affected="0.19", fixed_in="0.20", package="torchvision",
+        upstream="https://github.com/pytorch/vision/pull/8524",
+        note="0.19's table of dtype maxima has no uint16; seen on 0.19.1, right from 0.21.0 (0.20 not tried; "
+             "the fix was merged in July 2024, before 0.20)"),
+)
 
 
 def bugs_of(versions: dict[str, str], bugs: tuple[KnownBug, ...] | None = None) -> list[KnownBug]:

@@ -25,8 +25,9 @@ unknown env, ``--rounds 0``, tox missing) ends with one line and exit status 2.
 the CPU cases, which do not drift), and makes one round the default: a count decides in one run.
 Each progress line then says how long the counting took in that environment.
 
-``--verify`` runs the verification suite instead (blitzbench.analysis.verification.SUITE, what ``make test``
-runs: ``tox exec -e ENV -- python -m pytest bench tests --benchmark-disable``), once per
+``--verify`` runs the verification of torch instead (blitzbench.analysis.verification.SUITE: bench/'s
+checks, each benchmark once untimed, ``tox exec -e ENV -- python -m pytest bench --benchmark-disable``;
+``--harness-tests`` adds the harness's own tests, which ``make test`` runs once), once per
 environment, in the listed order, with one progress line each (passed, failed, skipped, time).
 Each environment's results are kept as JUnit XML, ``DIR/<env>/verification.xml`` (replaced whole
 when the run ends; a run that stops early keeps the previous file). Then the table of checks by
@@ -241,7 +242,7 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 
 def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_args: list[str],
-                     out=sys.stdout) -> dict:
+                     out=sys.stdout, harness_tests: bool = False) -> dict:
     """Create the environments, run the verification suite in each, save each one's JUnit XML and
     the release table; the table (blitzbench.analysis.verification.build)."""
     matrix_id = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -261,7 +262,8 @@ def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_
                 partial = folder / f".{verification.RESULT_FILE}.{matrix_id}.tmp"
                 started = time.perf_counter()
                 command = [*tox, "exec", "-e", env, "--skip-pkg-install", "--", "python", "-m", "pytest",
-                           *verification.SUITE, *verification.RUN_OPTIONS, f"--junitxml={partial}", *pytest_args]
+                           *verification.SUITE, *([verification.HARNESS_TESTS] if harness_tests else []),
+                           *verification.RUN_OPTIONS, f"--junitxml={partial}", *pytest_args]
                 status = _run(command, log, f"verify {env}")
                 # pytest: 0 all passed, 1 some failed (a file that cannot be imported on this release
                 # included, as an error); anything else (usage error, interrupted, no tests
@@ -305,8 +307,10 @@ def main(argv=None) -> int:
                    help="also count each CPU case's instructions (pytest's --instructions); one round is enough for "
                         "counts, which do not drift")
     p.add_argument("--verify", action="store_true",
-                   help="run the verification suite (what make test runs) once in each environment, instead of "
-                        "the benchmarks, and print the table of checks by release")
+                   help="run the verification of torch (bench/'s checks, each benchmark once untimed) in each "
+                        "environment, instead of the benchmarks, and print the table of checks by release")
+    p.add_argument("--harness-tests", action="store_true",
+                   help="with --verify: run the harness's own tests (tests/) in each environment too")
     p.add_argument("--results-dir", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
                    help="runs are saved under DIR/<env>/ (default: results/tox)")
     p.add_argument("--tox", default=None, metavar="CMD", help="the tox command (default: tox beside this Python, "
@@ -316,6 +320,8 @@ def main(argv=None) -> int:
         if args.verify and (args.rounds is not None or args.instructions):
             raise BadInput(f"--verify runs each environment's checks once; accepted: --verify alone, or "
                            f"{'--rounds' if args.rounds is not None else '--instructions'} without --verify")
+        if args.harness_tests and not args.verify:
+            raise BadInput("--harness-tests adds the harness's tests to --verify; accepted: --verify --harness-tests")
         if args.rounds is None:
             args.rounds = "1" if args.instructions else str(DEFAULT_ROUNDS)
         try:
@@ -333,7 +339,7 @@ def main(argv=None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if args.verify:
-        return _verify(envs, args.results_dir, tox, pytest_args)
+        return _verify(envs, args.results_dir, tox, pytest_args, args.harness_tests)
     if args.instructions and "--instructions" not in pytest_args:
         pytest_args = ["--instructions", *pytest_args]
     if rounds < MIN_ROUNDS:
@@ -350,9 +356,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def _verify(envs, results_dir, tox, pytest_args) -> int:
+def _verify(envs, results_dir, tox, pytest_args, harness_tests=False) -> int:
     try:
-        table = run_verification(envs, results_dir, tox, pytest_args)
+        table = run_verification(envs, results_dir, tox, pytest_args, harness_tests=harness_tests)
     except RunFailed as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1

@@ -180,7 +180,8 @@ def test_verify_runs_the_suite_once_per_env_keeps_its_xml_and_prints_the_table(t
     assert [env for env, _ in runs] == ["torch24", "torch215"]  # once each, in the listed order
     for env, argv in runs:
         command = argv[argv.index("--") + 1:]
-        assert command[:5] == ["python", "-m", "pytest", "bench", "tests"] and "--benchmark-disable" in command
+        # bench/'s checks only: the harness's own tests say nothing about a release
+        assert command[:5] == ["python", "-m", "pytest", "bench", "--benchmark-disable"] and "tests" not in command
         assert command[-2:] == ["-m", "not convergence"]  # the arguments after -- reach pytest
     results = tmp_path / "results"
     assert (results / "torch24" / "verification.xml").exists() and (results / "torch215" / "verification.xml").exists()
@@ -196,6 +197,16 @@ def test_verify_runs_the_suite_once_per_env_keeps_its_xml_and_prints_the_table(t
     page = re.sub(r" +", " ", (results / "verification.md").read_text())
     assert "| bench/test_b.py | 1 / 0 / 1 | 2 / 0 / 0 |" in page and "None: every release passes" in page
     assert "every check passed" in done.stderr
+
+
+def test_verify_runs_the_harness_tests_only_when_asked(tmp_path):
+    done = run_matrix(tmp_path, "torch215", "--verify", "--harness-tests")
+    assert done.returncode == 0, done.stderr
+    (argv,) = [argv for env, argv in calls(tmp_path) if "exec" in argv]
+    command = argv[argv.index("--") + 1:]
+    assert command[3] == "bench" and "tests" in command and "--benchmark-disable" in command
+    refused = run_matrix(tmp_path, "torch215", "--harness-tests")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--verify --harness-tests" in refused.stderr
 
 
 def test_verify_exits_1_naming_each_failing_case_and_goes_on_to_the_next_env(tmp_path):

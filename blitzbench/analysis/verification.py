@@ -27,8 +27,11 @@ from blitzbench.cli.args import BadInput, OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 
 PROG = "blitzbench verification"
-# The verification suite, as `make test` runs it; the matrix adds --junitxml and the user's arguments.
-SUITE = ["bench", "tests", "--benchmark-disable"]
+# The verification of a release: bench/'s checks, each benchmark run once untimed; the matrix adds
+# --junitxml and the user's arguments. The harness's own tests (tests/) say nothing about the
+# release: `make test` runs them, and `--verify --harness-tests` adds them (one row in the table).
+SUITE = ["bench", "--benchmark-disable"]
+HARNESS_TESTS = "tests"
 # How the matrix runs it: a test file that cannot be imported on a release is one error among the
 # results, not the end of the run; no cache written into the source tree.
 RUN_OPTIONS = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]

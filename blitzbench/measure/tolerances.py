@@ -150,3 +150,118 @@ def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     norm = expected.norm().item()
     difference = (actual - expected).norm().item()
     return difference / norm if norm > 0 else difference
+
+
+# -- reduced precision, element by element (bfloat16, float16) ----------------------------------------
+#
+# The checks of every dtype and memory layout (bench/test_layer_variants.py, bench/test_loss_variants.py)
+# hold a bfloat16 or float16 result to a bound per element, derived from the routine's arithmetic:
+# :func:`computation_error` for what the computation adds before its result is rounded,
+# :func:`stored_result_error` and :func:`rounded_result_bound` for the roundings to the dtype, and
+# :func:`assert_close_rounded` to compare. float32 and float64 keep :func:`assert_close` above.
+
+
+def unit_roundoff(dtype) -> float:
+    """u = eps / 2: the largest relative error of rounding a real number to nearest in ``dtype``
+    (in its normal range)."""
+    return eps(dtype) / 2
+
+
+def gamma(terms: int, dtype) -> float:
+    """gamma_n = n u / (1 - n u), n = ``terms``, u the unit roundoff of ``dtype``: the bound on the
+    relative error of n successive roundings. Summing n products in any order, in ``dtype``, errs by
+    at most gamma_n sum_i |x_i y_i| (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed.,
+    Lemma 3.1 and section 3.1); 0 for no term."""
+    if terms <= 0:
+        return 0.0
+    nu = terms * unit_roundoff(dtype)
+    if nu >= 1:
+        raise ValueError(f"{terms} terms are more than {dtype} can bound (n u = {nu:.3g} >= 1)")
+    return nu / (1 - nu)
+
+
+def computation_error(dtype, absolute_sum: torch.Tensor, terms: int, roundings: int = 0,
+                      accumulate: torch.dtype = torch.float32) -> torch.Tensor:
+    """The error, element by element, that a routine computing y in ``dtype`` (bfloat16 or float16) from
+    inputs already in ``dtype`` may make before its result is rounded to ``dtype``.
+
+    Let y be a sum of K = ``terms`` terms t_k (the products x_i w_i of a convolution or a linear layer
+    and its bias; the exponentials of a log-sum-exp; the per-position losses of a reduction) and
+    A = sum_k |t_k| = ``absolute_sum`` (for a bilinear routine, the reference run on the absolute values
+    of its inputs; A = |y| where every term has the sign of y, as the terms of a loss do). Then:
+
+      accumulation  a sum of K products in ``accumulate``, in any order, errs by at most
+                    gamma_K(accumulate) A (:func:`gamma`). torch's kernels accumulate bfloat16 and
+                    float16 in float32 (at::opmath_type); a kernel that sums in the dtype itself
+                    (the NLL loss's cascade sum) passes accumulate=dtype;
+      roundings     each intermediate result the routine rounds to ``dtype`` on its way (a tensor it
+                    stores and reads back, as the log-softmax kernel keeps the row's sum of
+                    exponentials; an elementwise formula evaluated operation by operation in the
+                    dtype) adds at most u times its own magnitude, at most u A: ``roundings`` u A;
+      underflow     below the smallest normal number a rounding errs by up to half the subnormal
+                    spacing, u * smallest_normal absolute, per intermediate rounding.
+
+    So:  error <= (roundings u + gamma_K(accumulate)) A + roundings u smallest_normal.
+
+    What the error of an input that is itself a rounded result adds (log-softmax's stored output, read
+    by the loss and by its own backward) depends on the routine: the caller adds that bound.
+    """
+    u = unit_roundoff(dtype)
+    a = absolute_sum.detach().to("cpu", torch.float64)
+    return (roundings * u + gamma(terms, accumulate)) * a + roundings * u * torch.finfo(dtype).smallest_normal
+
+
+def stored_result_error(dtype, expected: torch.Tensor, error: torch.Tensor | float) -> torch.Tensor:
+    """|y_stored - y|: the bound on how far a result that torch computed with at most ``error``
+    (:func:`computation_error`, plus anything carried in) and rounded to ``dtype`` once, on storing it,
+    lies from the exact y = ``expected``: (1 + u) error + u |y| + u smallest_normal (the rounding of
+    y + error, at most u |y + error|, or half the subnormal spacing)."""
+    u = unit_roundoff(dtype)
+    y = expected.detach().to("cpu", torch.float64).abs()
+    return (1 + u) * error + u * y + u * torch.finfo(dtype).smallest_normal
+
+
+def rounded_result_bound(dtype, expected: torch.Tensor, error: torch.Tensor | float) -> torch.Tensor:
+    """The largest accepted |actual - round(y)|, element by element: ``actual`` is torch's result in
+    ``dtype``, computed with at most ``error`` before its rounding; round(y) is the exact y =
+    ``expected`` (the float64 reference on the same, already rounded, inputs) rounded to ``dtype``,
+    which is what :func:`assert_close_rounded` compares with. Two roundings to nearest lie between them,
+    torch's and the reference's:
+
+        |actual - round(y)| <= |actual - y| + |y - round(y)|
+                            <= (1 + u) error + u |y| + u |y| + 2 u smallest_normal
+                             = (1 + u) error + eps |y| + 2 u smallest_normal.
+
+    With error = 0 this is one unit in the last place of y: a routine that computes in float32 and
+    rounds once is held to a last-place difference plus a float32-sized share of A, and an element
+    off by 10 %, a dropped term or a value read from a wrong index falls outside (the files that use
+    this plant such errors and check that they fail).
+    """
+    u = unit_roundoff(dtype)
+    y = expected.detach().to("cpu", torch.float64).abs()
+    return stored_result_error(dtype, expected, error) + u * y + u * torch.finfo(dtype).smallest_normal
+
+
+def assert_close_rounded(actual: torch.Tensor, expected: torch.Tensor, bound: torch.Tensor, msg: str = "") -> None:
+    """Each element of ``actual`` (bfloat16 or float16, any device) within ``bound``
+    (:func:`rounded_result_bound`) of the float64 ``expected`` rounded to ``actual``'s dtype; the same
+    shape, and NaN exactly where ``expected`` is NaN."""
+    prefix = f"{msg}: " if msg else ""
+    assert actual.shape == expected.shape, f"{prefix}shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+    expected = expected.detach().to("cpu", torch.float64)
+    rounded = expected.to(actual.dtype).to(torch.float64)
+    actual_nan = actual.detach().isnan().cpu()
+    actual = actual.detach().to("cpu", torch.float64)
+    nan = expected.isnan()
+    assert torch.equal(actual_nan, nan), (
+        f"{prefix}NaN where expected is not, or the reverse, at {(actual_nan != nan).nonzero()[:5].tolist()}")
+    error = (actual - rounded).abs().masked_fill(nan, 0.0)
+    excess = (error - bound.detach().to("cpu", torch.float64).expand_as(error)).masked_fill(nan, -1.0)
+    if excess.numel() and excess.max() > 0:
+        worst = int(excess.argmax())
+        where = [int(i) for i in torch.unravel_index(torch.tensor(worst), error.shape)]
+        raise AssertionError(
+            f"{prefix}{int((excess > 0).sum())} of {error.numel()} elements outside the bound; the worst, at "
+            f"{where}: {actual.flatten()[worst].item()!r}, expected {rounded.flatten()[worst].item()!r} "
+            f"({expected.flatten()[worst].item()!r} before rounding to {actual.dtype}), off by "
+            f"{error.flatten()[worst].item():.3g}, bound {error.flatten()[worst].item() - excess.flatten()[worst].item():.3g}")

@@ -119,3 +119,40 @@ def relu(x: Tensor) -> Tensor:
 def relu_backward(grad_y: Tensor, x: Tensor) -> Tensor:
     """d x = g * [x > 0] (the derivative at 0 taken as 0, as torch does)."""
     return grad_y * (x > 0).to(grad_y.dtype)
+
+
+def max_pool2d_with_indices(x: Tensor, kernel_size=2, stride=None) -> tuple[Tensor, Tensor]:
+    """(out, indices) of max pooling (floor mode, no padding), with NaN taken as the largest value.
+
+    out[n,c,i,j] is the window's maximum, as in :func:`max_pool2d`, except that a window holding a
+    NaN gives NaN: torch's max pooling propagates NaN as torch.max does. indices[n,c,i,j] is the
+    flat position h * W + w, within its (H, W) plane, of the element out is read from (what
+    ``F.max_pool2d(..., return_indices=True)`` returns): the window's NaN where it holds one, else
+    its first maximum in row-major order (the element the backward of :func:`max_pool2d_backward`
+    routes to). Which of several NaNs in one window torch picks is not documented: the checks
+    give a window at most one.
+    """
+    kernel = _pair(kernel_size)
+    stride = _pair(stride if stride is not None else kernel_size)
+    width = x.shape[3]
+    windows = _windows(x, kernel, stride).flatten(-2)  # N, C, OH, OW, kH*kW
+    is_nan = windows.isnan() if windows.is_floating_point() else torch.zeros_like(windows, dtype=torch.bool)
+    has_nan = is_nan.any(dim=-1, keepdim=True)
+    is_max = torch.where(has_nan, is_nan, windows == windows.amax(dim=-1, keepdim=True))
+    first = is_max & (is_max.cumsum(dim=-1) == 1)
+    position = (first.to(torch.int64) * torch.arange(windows.shape[-1], device=x.device)).sum(dim=-1)
+    out = windows.gather(-1, position.unsqueeze(-1)).squeeze(-1)
+    oh, ow = out.shape[2:]
+    rows = torch.arange(oh, device=x.device).view(-1, 1) * stride[0] + position // kernel[1]
+    cols = torch.arange(ow, device=x.device).view(1, -1) * stride[1] + position % kernel[1]
+    return out, rows * width + cols
+
+
+def max_pool2d_backward_at(grad_out: Tensor, indices: Tensor, input_shape) -> Tensor:
+    """d x of max pooling given where each output was read from (:func:`max_pool2d_with_indices`):
+    d x[n, c, p] = sum of grad_out[n, c, i, j] over the windows (i, j) with indices[n, c, i, j] = p
+    (overlapping windows can route several gradients to one element)."""
+    n, c, h, w = input_shape
+    grad_x = grad_out.new_zeros(n, c, h * w)
+    grad_x.scatter_add_(2, indices.flatten(2), grad_out.flatten(2))
+    return grad_x.view(n, c, h, w)

@@ -86,3 +86,107 @@ def cross_entropy_backward(logits: Tensor, target: Tensor, weight: Tensor | None
     softmax = torch.exp(log_softmax(logits))
     grad = a.sum(dim=1, keepdim=True) * softmax - a
     return grad / denominator if reduction == "mean" else grad
+
+
+# -- the class dimension anywhere: log-softmax over any dim, NLL and cross-entropy on (N, C, d1, ...) --
+#
+# torch.nn.NLLLoss and torch.nn.CrossEntropyLoss take an input (N, C) or (N, C, d1, ..., dK) with the
+# class dimension at dim 1, and class-index targets (N,) or (N, d1, ..., dK): every position
+# (n, d1, ..., dK) is one sample. The functions below move the classes last and flatten the
+# positions into rows, so that the per-row formulas above apply.
+
+def log_softmax_along(z: Tensor, dim: int) -> Tensor:
+    """log p over dimension ``dim``: :func:`log_softmax` with that dimension moved last and back."""
+    return log_softmax(z.movedim(dim, -1)).movedim(-1, dim)
+
+
+def log_softmax_backward(grad_y: Tensor, z: Tensor, dim: int) -> Tensor:
+    """d z of y = log_softmax(z) along ``dim``: d log p_i / d z_j = [i = j] - p_j, so
+    d z_j = g_j - p_j sum_i g_i."""
+    p = torch.exp(log_softmax_along(z, dim))
+    return grad_y - p * grad_y.sum(dim=dim, keepdim=True)
+
+
+def _rows(x: Tensor) -> Tensor:
+    """(N, C, d1, ..., dK) -> (N d1 ... dK, C): one row per position, classes last."""
+    return x.movedim(1, -1).reshape(-1, x.shape[1])
+
+
+def _unrows(rows: Tensor, shape: torch.Size) -> Tensor:
+    """The inverse of :func:`_rows` for a tensor of ``shape`` (N, C, d1, ..., dK)."""
+    n, c, *positions = shape
+    return rows.reshape(n, *positions, c).movedim(-1, 1)
+
+
+def _scaled_by_upstream(grad_rows: Tensor, reduction: str, grad_output: Tensor | float | None) -> Tensor:
+    """The chain rule's last factor: a scalar upstream gradient, or one per position for 'none'."""
+    if grad_output is None:
+        if reduction == "none":
+            raise ValueError("reduction 'none' needs grad_output, one value per position")
+        return grad_rows
+    if isinstance(grad_output, Tensor) and grad_output.dim() > 0:
+        return grad_rows * grad_output.reshape(-1, 1)
+    return grad_rows * grad_output
+
+
+def nll_loss(log_probs: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of (N, C, d1, ...) log-probabilities at class-index targets (N, d1, ...):
+    l = -w[y] log_probs[n, y, d1, ...] where y != ignore_index (else 0); 'mean' divides the sum by
+    the sum of w[y] over the kept positions (torch.nn.NLLLoss's definition); 'none' has the
+    target's shape."""
+    _check_reduction(reduction)
+    rows, flat_target = _rows(log_probs), target.reshape(-1)
+    c = rows.shape[1]
+    w = weight if weight is not None else rows.new_ones(c)
+    kept = flat_target != ignore_index
+    safe_target = torch.where(kept, flat_target, torch.zeros_like(flat_target))
+    w_target = w[safe_target] * kept.to(rows.dtype)
+    per_position = -w_target * rows.gather(1, safe_target.unsqueeze(1)).squeeze(1)
+    if reduction == "none":
+        return per_position.reshape(target.shape)
+    return per_position.sum() / w_target.sum() if reduction == "mean" else per_position.sum()
+
+
+def nll_loss_backward(log_probs: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                      reduction: str = "mean", grad_output: Tensor | float | None = None) -> Tensor:
+    """d loss / d log_probs of :func:`nll_loss`: -w[y] at the target class of each kept position (divided
+    by the sum of w[y] kept for 'mean'), 0 elsewhere; times ``grad_output`` (1 when None for 'mean' and
+    'sum'; for 'none', one value per position, the target's shape)."""
+    _check_reduction(reduction)
+    rows, flat_target = _rows(log_probs), target.reshape(-1)
+    c = rows.shape[1]
+    w = weight if weight is not None else rows.new_ones(c)
+    kept = flat_target != ignore_index
+    safe_target = torch.where(kept, flat_target, torch.zeros_like(flat_target))
+    w_target = w[safe_target] * kept.to(rows.dtype)
+    one_hot = (safe_target.unsqueeze(1) == torch.arange(c, device=rows.device)).to(rows.dtype)
+    grad = -w_target.unsqueeze(1) * one_hot
+    if reduction == "mean":
+        grad = grad / w_target.sum()
+    return _unrows(_scaled_by_upstream(grad, reduction, grad_output), log_probs.shape)
+
+
+def cross_entropy_nd(logits: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                     reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """:func:`cross_entropy` of (N, C, d1, ...) logits, the classes at dim 1, against class indices
+    (N, d1, ...) or probabilities (N, C, d1, ...); 'none' has the shape (N, d1, ...)."""
+    flat_target = _rows(target) if target.dtype.is_floating_point else target.reshape(-1)
+    value = cross_entropy(_rows(logits), flat_target, weight, ignore_index, reduction, label_smoothing)
+    return value.reshape(logits.shape[:1] + logits.shape[2:]) if reduction == "none" else value
+
+
+def cross_entropy_nd_backward(logits: Tensor, target: Tensor, weight: Tensor | None = None,
+                              ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                              grad_output: Tensor | float | None = None) -> Tensor:
+    """d loss / d logits of :func:`cross_entropy_nd`: per position (sum_c a_c) softmax(z) - a, with the
+    coefficients a of the module docstring, divided by the 'mean' denominator; times ``grad_output``
+    (as in :func:`nll_loss_backward`)."""
+    _check_reduction(reduction)
+    rows = _rows(logits)
+    flat_target = _rows(target) if target.dtype.is_floating_point else target.reshape(-1)
+    a, denominator = _coefficients(rows, flat_target, weight, ignore_index, label_smoothing)
+    grad = a.sum(dim=1, keepdim=True) * torch.exp(log_softmax(rows)) - a
+    if reduction == "mean":
+        grad = grad / denominator
+    return _unrows(_scaled_by_upstream(grad, reduction, grad_output), logits.shape)
