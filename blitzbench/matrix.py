@@ -238,7 +238,8 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
 
 
 def _counts_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{counts[o]} {o}" for o in verification.OUTCOMES)
+    labels = {"known bug": "failing by known bugs"}  # strict expected failures (blitzbench.known_bugs)
+    return ", ".join(f"{counts[o]} {labels.get(o, o)}" for o in verification.OUTCOMES)
 
 
 def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_args: list[str],

@@ -187,15 +187,15 @@ def test_verify_runs_the_suite_once_per_env_keeps_its_xml_and_prints_the_table(t
     assert (results / "torch24" / "verification.xml").exists() and (results / "torch215" / "verification.xml").exists()
     assert not list(results.rglob("*.tmp"))
     progress = [line for line in done.stdout.splitlines() if line.startswith("[")]
-    assert progress[0].startswith("[1/2] torch24 (torch 2.4.1): 2 passed, 0 failed, 1 skipped in ")
-    assert progress[1].startswith("[2/2] torch215 (torch 2.15.0): 3 passed, 0 failed, 0 skipped in ")
+    assert progress[0].startswith("[1/2] torch24 (torch 2.4.1): 2 passed, 0 failed, 1 skipped, 0 failing by known bugs in ")
+    assert progress[1].startswith("[2/2] torch215 (torch 2.15.0): 3 passed, 0 failed, 0 skipped, 0 failing by known bugs in ")
     assert "torch24 (2.4.1)" in done.stdout and "torch215 (2.15.0)" in done.stdout  # the table's columns
     saved = json.loads((results / "verification.json").read_text())
     assert [r["env"] for r in saved["releases"]] == ["torch24", "torch215"]
     (uneven,) = saved["skips_on_some_releases"]
     assert uneven == {"reason": "needs torch 2.5 or newer (this is {torch})", "cases_by_env": {"torch24": 1}}
     page = re.sub(r" +", " ", (results / "verification.md").read_text())
-    assert "| bench/test_b.py | 1 / 0 / 1 | 2 / 0 / 0 |" in page and "None: every release passes" in page
+    assert "| bench/test_b.py | 1 / 0 / 1 / 0 | 2 / 0 / 0 / 0 |" in page and "None: every release passes" in page
     assert "every check passed" in done.stderr
 
 
@@ -217,7 +217,7 @@ def test_verify_exits_1_naming_each_failing_case_and_goes_on_to_the_next_env(tmp
     assert "torch215 (torch 2.15.0): tests/test_a.py::test_planted" in done.stderr
     page = re.sub(r" +", " ", (tmp_path / "results" / "verification.md").read_text())
     assert "| torch215 | `tests/test_a.py::test_planted` | AssertionError: assert 3 == 1 | not explained |" in page
-    assert "| tests/test_a.py | 1 / 0 / 0 | 1 / **1** / 0 |" in page  # releases in release order: 2.4.1 first
+    assert "| tests/ (the harness's own tests) | 1 / 0 / 0 / 0 | 1 / **1** / 0 / 0 |" in page  # releases in release order: 2.4.1 first
 
 
 def test_verify_stops_when_the_suite_does_not_run_and_keeps_the_previous_xml(tmp_path):

@@ -69,17 +69,17 @@ def test_a_real_junit_file_is_read_case_by_case(planted_xml):
     setup = by_case["bench/test_kinds.py::test_setup_errors"]
     assert setup.outcome == "failed" and setup.message.startswith("error: failed on setup")
     broken = by_case["tests/test_cannot_import.py"]  # collected as an error, the rest still ran
-    assert broken.outcome == "failed" and broken.area == "tests/test_cannot_import.py"
-    assert run.counts("bench/test_kinds.py") == {"passed": 3, "failed": 2, "skipped": 1}
-    assert run.counts() == {"passed": 3, "failed": 3, "skipped": 1}
+    assert broken.outcome == "failed" and broken.area == verification.HARNESS_AREA  # tests/ is one row
+    assert run.counts("bench/test_kinds.py") == {"passed": 3, "failed": 2, "skipped": 1, "known bug": 0}
+    assert run.counts() == {"passed": 3, "failed": 3, "skipped": 1, "known bug": 0}
     assert run.properties == {} and run.torch == "?"  # no blitzbench conftest there: nothing recorded
 
 
 def test_node_ids_from_junit_classnames():
     assert verification.node_id("bench.test_layers", "test_conv[bs4]") == (
         "bench/test_layers.py::test_conv[bs4]", "bench/test_layers.py")
-    assert verification.node_id("tests.test_x.TestY", "test_z") == ("tests/test_x.py::TestY::test_z", "tests/test_x.py")
-    assert verification.node_id("", "tests.test_broken") == ("tests/test_broken.py", "tests/test_broken.py")
+    assert verification.node_id("tests.test_x.TestY", "test_z") == ("tests/test_x.py::TestY::test_z", verification.HARNESS_AREA)
+    assert verification.node_id("", "tests.test_broken") == ("tests/test_broken.py", verification.HARNESS_AREA)
 
 
 def test_releases_sort_by_version_not_by_text():
@@ -154,8 +154,8 @@ def test_cells_count_each_outcome_per_area_and_skips_on_some_releases_are_listed
                                       ("a/test_q.py::t3", "skipped", "no CUDA")])
     table = verification.build([old, new])
     cells = {a["area"]: a["cells"] for a in table["areas"]}
-    assert cells["a/test_p.py"]["torch24"] == {"passed": 1, "failed": 0, "skipped": 1}
-    assert cells["a/test_p.py"]["torch215"] == {"passed": 2, "failed": 0, "skipped": 0}
+    assert cells["a/test_p.py"]["torch24"] == {"passed": 1, "failed": 0, "skipped": 1, "known bug": 0}
+    assert cells["a/test_p.py"]["torch215"] == {"passed": 2, "failed": 0, "skipped": 0, "known bug": 0}
     assert table["skips_on_some_releases"] == [{"reason": "old torch", "cases_by_env": {"torch24": 1}}]
     assert "None: every release passes every check it ran." in verification.render(table)
 

@@ -3,14 +3,18 @@
     blitzbench matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
     blitzbench verification [DIR]             the table again from what is saved under DIR
 
-Each environment's run of the verification suite (:data:`SUITE`: every check, each benchmark run
-once untimed) is kept as pytest's JUnit XML, ``DIR/<env>/verification.xml`` (default DIR:
-results/tox), with the release's versions as the XML's testsuite properties (conftest.py). From
-those files: one row per area (a test file), one column per release, cells "passed / failed /
-skipped"; below, every failure with its case id, release and the one line that says what
-differed, and the decision recorded for it in :data:`KNOWN_DIFFERENCES` (a difference of the
-release, named with the release where it changed) or "not explained"; then the skip reasons that
-some releases have and others do not. Saved as ``DIR/verification.md`` and ``.json``.
+Each environment's run of the verification of torch (:data:`SUITE`: bench/'s checks, each
+benchmark run once untimed; the harness's own tests/ with ``--harness-tests``) is kept as pytest's
+JUnit XML, ``DIR/<env>/verification.xml`` (default DIR: results/tox), with the release's versions
+as the XML's testsuite properties (the plugin records them). From those files: one row per area
+(a test file of bench/; tests/ as one row), one column per release, cells "passed / failed /
+skipped / known bug"; the releases with the known bugs of torch and torchvision each has
+(blitzbench.known_bugs: the checks that show one are strict expected failures there), and a line
+per known bug saying in which releases it appears and by which checks; every failure with its
+case id, release and the one line that says what differed, and the decision recorded for it in
+:data:`KNOWN_DIFFERENCES` (a difference of the release, named with the release where it changed),
+or a check passing where a known bug should fail it, or "not explained"; then the skip reasons
+that some releases have and others do not. Saved as ``DIR/verification.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from blitzbench import ROOT
+from blitzbench import ROOT, known_bugs
 from blitzbench.cli.args import BadInput, OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 
@@ -37,7 +41,12 @@ HARNESS_TESTS = "tests"
 RUN_OPTIONS = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
 RESULT_FILE = "verification.xml"
 TABLE_STEM = "verification"
-OUTCOMES = ("passed", "failed", "skipped")
+# "known bug": a strict expected failure, failing as a known bug of the release says it does
+# (blitzbench.known_bugs); pytest's xfailed.
+OUTCOMES = ("passed", "failed", "skipped", "known bug")
+HARNESS_AREA = "tests/ (the harness's own tests)"  # one row for all of tests/, which checks no release
+KNOWN_BUG_REASON = re.compile(r"known (torch|torchvision) bug (\S+):")
+XPASS = "[XPASS(strict)]"
 MESSAGE_LIMIT = 300  # characters of a failure's line kept in the table (the XML keeps it whole)
 
 
@@ -78,9 +87,15 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
 @dataclass
 class CaseResult:
     case: str      # pytest node id, e.g. bench/test_layers.py::test_conv2d[chapter_net]
-    area: str      # the test file
-    outcome: str   # passed, failed or skipped
-    message: str = ""  # failed: the line that says what differed; skipped: the reason
+    area: str      # the test file (HARNESS_AREA for any file of tests/)
+    outcome: str   # one of OUTCOMES
+    message: str = ""  # failed: the line that says what differed; skipped or known bug: the reason
+
+    @property
+    def known_bug(self) -> str | None:
+        """The key of the known bug this case failed by (or, failing XPASS(strict), passed despite)."""
+        match = KNOWN_BUG_REASON.search(self.message)
+        return match.group(2) if match else None
 
 
 @dataclass
@@ -95,21 +110,31 @@ class ReleaseRun:
     def torch(self) -> str:
         return self.properties.get("torch", "?")
 
+    def versions(self) -> dict[str, str]:
+        """The package versions the known-bug registry is read against."""
+        return {name: self.properties[name] for name in known_bugs.PACKAGES
+                if self.properties.get(name) not in (None, "", "None", "?")}
+
     def counts(self, area: str | None = None) -> dict[str, int]:
         chosen = [c for c in self.cases if area is None or c.area == area]
         return {outcome: sum(c.outcome == outcome for c in chosen) for outcome in OUTCOMES}
 
 
+def area_of(path: str) -> str:
+    """The table's row of a test file: bench/'s files each, tests/ as one row."""
+    return HARNESS_AREA if path.startswith("tests/") else path
+
+
 def node_id(classname: str, name: str) -> tuple[str, str]:
-    """(node id, test file) from JUnit's classname ("bench.test_x" or "bench.test_x.TestY") and name.
+    """(node id, area) from JUnit's classname ("bench.test_x" or "bench.test_x.TestY") and name.
     A file that could not be imported has an empty classname and the module as its name."""
     if not classname:
         path = name.replace(".", "/") + ".py"
-        return path, path
+        return path, area_of(path)
     parts = classname.split(".")
     module_end = next((i for i, part in enumerate(parts) if part.startswith("test_")), len(parts) - 1)
     path = "/".join(parts[:module_end + 1]) + ".py"
-    return "::".join([path, *parts[module_end + 1:], name]), path
+    return "::".join([path, *parts[module_end + 1:], name]), area_of(path)
 
 
 def first_line(text: str | None) -> str:
@@ -140,7 +165,8 @@ def read_run(path: Path, env: str) -> ReleaseRun:
             message = first_line(text) if kind == "failure" else f"error: {first_line(text)}"
             run.cases.append(CaseResult(nodeid, area, "failed", message))
         elif skipped is not None:
-            run.cases.append(CaseResult(nodeid, area, "skipped", first_line(skipped.get("message") or skipped.text)))
+            outcome = "known bug" if skipped.get("type") == "pytest.xfail" else "skipped"
+            run.cases.append(CaseResult(nodeid, area, outcome, first_line(skipped.get("message") or skipped.text)))
         else:
             run.cases.append(CaseResult(nodeid, area, "passed"))
     return run
@@ -202,7 +228,8 @@ def build(runs: list[ReleaseRun]) -> dict:
                 known = explain(c.case, run.torch)
                 known = known if known and not known.handled else None  # handled, yet failing: not explained
                 failures.append({"env": run.env, "torch": run.torch, "case": c.case, "area": c.area,
-                                 "what_differed": c.message, "decision": asdict(known) if known else None})
+                                 "what_differed": c.message, "decision": asdict(known) if known else None,
+                                 "passes_despite_known_bug": c.known_bug if c.message.startswith(XPASS) else None})
     skip_reasons: dict[str, dict[str, int]] = {}
     for run in runs:
         for c in run.cases:
@@ -214,7 +241,9 @@ def build(runs: list[ReleaseRun]) -> dict:
     return {
         "releases": [{"env": run.env, "torch": run.torch, "torchvision": run.properties.get("torchvision"),
                       "python": run.properties.get("python"), "suite_commit": run.properties.get("suite_commit"),
-                      "started": run.started, "seconds": run.seconds, **run.counts()} for run in runs],
+                      "started": run.started, "seconds": run.seconds, **run.counts(),
+                      "known_bugs": [bug.key for bug in known_bugs.bugs_of(run.versions())]} for run in runs],
+        "known_bugs": known_bug_rows(runs),
         "areas": [{"area": area, "cells": {run.env: run.counts(area) for run in runs}} for area in areas],
         "failures": failures,
         "differences": [{**asdict(known), "envs": [run.env for run in runs if applies(known, run.torch)]}
@@ -224,11 +253,26 @@ def build(runs: list[ReleaseRun]) -> dict:
     }
 
 
+def known_bug_rows(runs: list[ReleaseRun]) -> list[dict]:
+    """Each known bug that any of these releases has (by the registry) or shows (a case failed by
+    it): its record, the releases it affects among these, and per release the cases that show it."""
+    rows = []
+    for bug in known_bugs.KNOWN_BUGS:
+        affects = [run.env for run in runs if bug in known_bugs.bugs_of(run.versions())]
+        shown_by = {run.env: sorted(c.case for c in run.cases if c.outcome == "known bug" and c.known_bug == bug.key)
+                    for run in runs}
+        shown_by = {env: cases for env, cases in shown_by.items() if cases}
+        if affects or shown_by:
+            rows.append({**asdict(bug), "releases_text": bug.releases(), "affects_envs": affects,
+                         "cases_by_env": shown_by})
+    return rows
+
+
 def _cell(counts: dict[str, int], fmt: str) -> str:
     if not any(counts.values()):
         return "-"
     failed = f"**{counts['failed']}**" if counts["failed"] and fmt == "github" else str(counts["failed"])
-    return f"{counts['passed']} / {failed} / {counts['skipped']}"
+    return f"{counts['passed']} / {failed} / {counts['skipped']} / {counts['known bug']}"
 
 
 def render(table: dict, fmt: str = "github") -> str:
@@ -240,18 +284,18 @@ def render(table: dict, fmt: str = "github") -> str:
     rows = [[a["area"], *[_cell(a["cells"].get(r["env"], {}), fmt) for r in releases]] for a in table["areas"]]
     rows.append(["all", *[_cell(r, fmt) for r in releases]])
     lines = [tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), "",
-             "Cells: passed / failed (errors included) / skipped.", ""]
+             "Cells: passed / failed (errors included) / skipped / failing by a known bug of the release "
+             "(a strict expected failure, see Known bugs).", ""]
     rows = [[r["env"], r["torch"], r["torchvision"] or "?", r["python"] or "?", r["suite_commit"] or "?",
-             r["started"][:16].replace("T", " "), f"{r['seconds'] / 60:.0f} min"] for r in releases]
+             r["started"][:16].replace("T", " "), f"{r['seconds'] / 60:.0f} min",
+             ", ".join(r.get("known_bugs", [])) or "none"] for r in releases]
     lines.append(tabulate(rows, headers=["release", "torch", "torchvision", "python", "suite commit", "started",
-                                         "took"], tablefmt=fmt, disable_numparse=True))
+                                         "took", "known bugs"], tablefmt=fmt, disable_numparse=True))
+    lines += _render_known_bugs(table.get("known_bugs", []), releases, fmt)
     failures = table["failures"]
     lines += ["", f"## Failures ({len(failures)})", ""]
     if failures:
-        rows = [[f["env"], f"`{f['case']}`", f["what_differed"],
-                 (f"difference of the release, as the newer ones from {f['decision']['changed_in']}: "
-                  f"{f['decision']['explanation']}") if f["decision"] else "not explained"]
-                for f in failures]
+        rows = [[f["env"], f"`{f['case']}`", f["what_differed"], _decision(f)] for f in failures]
         lines.append(tabulate(rows, headers=["release", "case", "what differed", "decision"], tablefmt=fmt,
                               disable_numparse=True))
     else:
@@ -269,6 +313,44 @@ def render(table: dict, fmt: str = "github") -> str:
         rows = [[s["reason"], ", ".join(f"{env} ({n})" for env, n in s["cases_by_env"].items())] for s in uneven]
         lines.append(tabulate(rows, headers=["reason", "releases (cases)"], tablefmt=fmt, disable_numparse=True))
     return "\n".join(lines)
+
+
+def _decision(failure: dict) -> str:
+    if failure.get("passes_despite_known_bug"):
+        return (f"passes where the known bug {failure['passes_despite_known_bug']} should fail it: the release "
+                "may have fixed it; check and update blitzbench.known_bugs")
+    decision = failure["decision"]
+    if decision:
+        return f"difference of the release, as the newer ones from {decision['changed_in']}: {decision['explanation']}"
+    return "not explained"
+
+
+def _render_known_bugs(bugs: list[dict], releases: list[dict], fmt: str) -> list[str]:
+    """The known bugs these releases have: a line per bug saying where it appears, then each one's
+    record (what is wrong, upstream, the checks that show it per release)."""
+    from tabulate import tabulate
+
+    if not bugs:
+        return ["", "## Known bugs", "", "None of these releases has a known bug of torch or torchvision "
+                "(blitzbench.known_bugs)."]
+    lines = ["", f"## Known bugs ({len(bugs)})", "",
+             "Bugs of torch and torchvision that these checks found (blitzbench.known_bugs); each check that "
+             "shows one is a strict expected failure on exactly the releases it affects.", ""]
+    envs = [r["env"] for r in releases]
+    rows = [[f"`{b['key']}`", b["upstream"] or "no upstream issue yet (reproducer in the registry)",
+             b["releases_text"],
+             ", ".join(f"{env} ({len(b['cases_by_env'][env])})" if env in b["cases_by_env"] else f"{env} (not run)"
+                       for env in envs if env in b["affects_envs"] or env in b["cases_by_env"])]
+            for b in bugs]
+    lines.append(tabulate(rows, headers=["bug", "upstream", "affects", "appears in (checks failing by it)"],
+                          tablefmt=fmt, disable_numparse=True))
+    for b in bugs:
+        cases = sorted({case for cases in b["cases_by_env"].values() for case in cases})
+        shown = ", ".join(f"`{case}`" for case in cases[:4]) + (f" and {len(cases) - 4} more" if len(cases) > 4 else "")
+        lines += ["", f"- **{b['key']}** ({b['package']}): {b['title']}. {b['note']}."
+                  + (f" Checks: {shown}." if cases else "")
+                  + (f" Reproducer: `{'; '.join(b['reproducer'].splitlines())}`." if b["reproducer"] else "")]
+    return lines
 
 
 def failing_lines(table: dict, envs: list[str] | None = None) -> list[str]:
