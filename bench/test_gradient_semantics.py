@@ -35,11 +35,9 @@ from torch import nn
 
 from blitzbench.measure.batches import class_targets, images, regression_targets, seeded_model
 from blitzbench.measure.tolerances import eps
+from blitzbench.variants import FLOATS
 from reference_models.models import LinearFunction, ParameterLinear
 
-# Every floating dtype the layers take.
-FLOAT_DTYPES = {"float64": torch.float64, "float32": torch.float32,
-                "bfloat16": torch.bfloat16, "float16": torch.float16}
 # The chapter's net in the dtypes the accumulation checks run it in (its convolutions in the
 # reduced types are covered by the layer checks; accumulation is one addition in any dtype).
 NET_DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -180,7 +178,7 @@ def _rounded(shape, dtype, device, generator):
 
 @pytest.mark.parametrize("bias", list(BIASES.values()), ids=list(BIASES))
 @pytest.mark.parametrize("shape", list(INPUT_SHAPES.values()), ids=list(INPUT_SHAPES))
-@pytest.mark.parametrize("dtype", list(FLOAT_DTYPES.values()), ids=list(FLOAT_DTYPES))
+@pytest.mark.parametrize("dtype", list(FLOATS.values()), ids=list(FLOATS))
 def test_linear_function_gradients_equal_the_hand_derived_ones(dtype, shape, bias, device):
     g = torch.Generator().manual_seed(0)
     x = _rounded(shape, dtype, device, g).requires_grad_()
@@ -217,7 +215,7 @@ def test_linear_function_gradients_equal_the_hand_derived_ones(dtype, shape, bia
 
 # -- nn.Parameter, per dtype ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dtype", list(FLOAT_DTYPES.values()), ids=list(FLOAT_DTYPES))
+@pytest.mark.parametrize("dtype", list(FLOATS.values()), ids=list(FLOATS))
 def test_parameter_keeps_dtype_and_gets_a_gradient_of_its_own_kind(dtype, device):
     g = torch.Generator().manual_seed(0)
     p = nn.Parameter(_rounded((3, 5), dtype, device, g))
@@ -234,7 +232,7 @@ def test_parameter_keeps_dtype_and_gets_a_gradient_of_its_own_kind(dtype, device
     assert frozen.grad is None  # a parameter that does not require grad gets none
 
 
-@pytest.mark.parametrize("dtype", list(FLOAT_DTYPES.values()), ids=list(FLOAT_DTYPES))
+@pytest.mark.parametrize("dtype", list(FLOATS.values()), ids=list(FLOATS))
 def test_parameter_linear_keeps_its_parameters_in_every_dtype(dtype, device):
     torch.manual_seed(0)
     layer = ParameterLinear(IN_FEATURES, OUT_FEATURES).to(device=device, dtype=dtype)

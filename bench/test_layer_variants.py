@@ -36,37 +36,11 @@ import torch.nn.functional as F
 
 from blitzbench.measure.tolerances import (assert_close, assert_close_rounded, computation_error,
                                            rounded_result_bound)
+from blitzbench.variants import FLOATS, INTEGERS, LAYOUTS, REDUCED, placed, reference_input, run_or_skip
 from reference_models.references import layers
-
-FLOATS = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-INTEGERS = {"int64": torch.int64, "int32": torch.int32, "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8}
-REDUCED = (torch.bfloat16, torch.float16)
-
 
 # -- layouts --------------------------------------------------------------------------------------------
 
-def _strided(t: torch.Tensor) -> torch.Tensor:
-    """The same values, every dimension taken with step 2 from a tensor twice as large."""
-    if t.dim() == 0:
-        return t
-    big = t.new_zeros([2 * s for s in t.shape])
-    view = big[tuple(slice(None, None, 2) for _ in t.shape)]
-    view.copy_(t)
-    return view
-
-
-def _reversed(t: torch.Tensor) -> torch.Tensor:
-    """The same values, the dimensions stored in reverse order (for a matrix: its transpose's storage)."""
-    order = list(range(t.dim()))[::-1]
-    return t.permute(order).contiguous().permute(order)
-
-
-LAYOUTS = {
-    "contiguous": lambda t: t.contiguous(),
-    "channels_last": lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t,
-    "strided": _strided,
-    "reversed": _reversed,
-}
 IMAGE_LAYOUTS = list(LAYOUTS)
 MATRIX_LAYOUTS = ["contiguous", "strided", "reversed"]
 
@@ -95,27 +69,8 @@ def _draw(shape, dtype: torch.dtype, seed: int, integers: str = "small") -> torc
     return torch.randint(0 if dtype == torch.uint8 else -1, 2, shape, generator=g).to(dtype)
 
 
-def _placed(t: torch.Tensor, layout: str, device: str) -> torch.Tensor:
-    return LAYOUTS[layout](t.to(device))
-
-
-def _reference_input(t: torch.Tensor) -> torch.Tensor:
-    """The reference's copy of an input: float64 (int64 for integers) on the CPU, the same values."""
-    return t.detach().to("cpu", torch.float64 if t.is_floating_point() else torch.int64)
-
-
 def _abs(t: torch.Tensor) -> torch.Tensor:
-    return _reference_input(t).abs()
-
-
-def _torch(call, what: str):
-    """Run torch; where this release has no kernel for the dtype, skip with its own message."""
-    try:
-        return call()
-    except (RuntimeError, NotImplementedError) as error:
-        if "not implemented for" in str(error):
-            pytest.skip(f"{what}: torch {torch.__version__}: {error}")
-        raise
+    return reference_input(t).abs()
 
 
 def _check(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, msg: str, error=None) -> None:
@@ -170,21 +125,21 @@ CONV_GRID = _grid(("config", list(CONVOLUTIONS)), ("layout", IMAGE_LAYOUTS), ("d
 def test_conv2d(config, layout, dtype, device):
     n, c, o, k, stride, padding, h, w = CONVOLUTIONS[config]
     dtype = FLOATS.get(dtype) or INTEGERS[dtype]
-    x, weight, bias = (_placed(_draw(shape, dtype, seed), layout, device)
+    x, weight, bias = (placed(_draw(shape, dtype, seed), layout, device)
                        for shape, seed in (((n, c, h, w), 1), ((o, c, k, k), 2), ((o,), 3)))
-    ref_x, ref_w, ref_b = map(_reference_input, (x, weight, bias))
+    ref_x, ref_w, ref_b = map(reference_input, (x, weight, bias))
     expected = layers.conv2d(ref_x, ref_w, ref_b, stride, padding)
     x_, w_, b_ = _leaves(x, weight, bias)
-    out = _torch(lambda: F.conv2d(x_, w_, b_, stride, padding), f"conv2d in {dtype}")
+    out = run_or_skip(lambda: F.conv2d(x_, w_, b_, stride, padding), f"conv2d in {dtype}")
     _assert_channels_last_kept(out, x, layout, "conv2d")
     _check(out, expected, dtype, "forward",
            lambda: computation_error(dtype, layers.conv2d(_abs(x), _abs(weight), _abs(bias), stride, padding),
                                      terms=c * k * k + 1))
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(out.shape, dtype, 4), layout, device)
-    _torch(lambda: out.backward(grad_out), f"conv2d's backward in {dtype} (forward checked)")
-    ex, ew, eb = layers.conv2d_backward(_reference_input(grad_out), ref_x, ref_w, stride, padding)
+    grad_out = placed(_draw(out.shape, dtype, 4), layout, device)
+    run_or_skip(lambda: out.backward(grad_out), f"conv2d's backward in {dtype} (forward checked)")
+    ex, ew, eb = layers.conv2d_backward(reference_input(grad_out), ref_x, ref_w, stride, padding)
     ax, aw, ab = layers.conv2d_backward(_abs(grad_out), _abs(x), _abs(weight), stride, padding)
     positions = n * out.shape[2] * out.shape[3]
     _check(x_.grad, ex, dtype, "d input", lambda: computation_error(dtype, ax, terms=o * k * k))
@@ -210,18 +165,18 @@ LINEAR_GRID = _grid(("config", list(LINEARS)), ("layout", MATRIX_LAYOUTS), ("dty
 def test_linear(config, layout, dtype, device):
     n, i, o = LINEARS[config]
     dtype = FLOATS.get(dtype) or INTEGERS[dtype]
-    x, weight, bias = (_placed(_draw(shape, dtype, seed), layout, device)
+    x, weight, bias = (placed(_draw(shape, dtype, seed), layout, device)
                        for shape, seed in (((n, i), 7), ((o, i), 8), ((o,), 9)))
-    ref_x, ref_w, ref_b = map(_reference_input, (x, weight, bias))
+    ref_x, ref_w, ref_b = map(reference_input, (x, weight, bias))
     x_, w_, b_ = _leaves(x, weight, bias)
-    out = _torch(lambda: F.linear(x_, w_, b_), f"linear in {dtype}")
+    out = run_or_skip(lambda: F.linear(x_, w_, b_), f"linear in {dtype}")
     _check(out, layers.linear(ref_x, ref_w, ref_b), dtype, "forward",
            lambda: computation_error(dtype, layers.linear(_abs(x), _abs(weight), _abs(bias)), terms=i + 1))
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(out.shape, dtype, 10), layout, device)
-    _torch(lambda: out.backward(grad_out), f"linear's backward in {dtype} (forward checked)")
-    ex, ew, eb = layers.linear_backward(_reference_input(grad_out), ref_x, ref_w)
+    grad_out = placed(_draw(out.shape, dtype, 10), layout, device)
+    run_or_skip(lambda: out.backward(grad_out), f"linear's backward in {dtype} (forward checked)")
+    ex, ew, eb = layers.linear_backward(reference_input(grad_out), ref_x, ref_w)
     ax, aw, ab = layers.linear_backward(_abs(grad_out), _abs(x), _abs(weight))
     _check(x_.grad, ex, dtype, "d input", lambda: computation_error(dtype, ax, terms=o))
     _check(w_.grad, ew, dtype, "d weight", lambda: computation_error(dtype, aw, terms=n))
@@ -260,22 +215,22 @@ def _pool_input(shape, dtype: torch.dtype, inputs: str) -> torch.Tensor:
 def test_max_pool2d(config, layout, inputs, dtype, device):
     n, c, h, w, k, s = POOLS[config]
     dtype = FLOATS.get(dtype) or INTEGERS[dtype]
-    x = _placed(_pool_input((n, c, h, w), dtype, inputs), layout, device)
-    expected, expected_indices = layers.max_pool2d_with_indices(_reference_input(x), k, s)
+    x = placed(_pool_input((n, c, h, w), dtype, inputs), layout, device)
+    expected, expected_indices = layers.max_pool2d_with_indices(reference_input(x), k, s)
     with torch.no_grad():
-        plain = _torch(lambda: F.max_pool2d(x, k, s), f"max_pool2d in {dtype}")
+        plain = run_or_skip(lambda: F.max_pool2d(x, k, s), f"max_pool2d in {dtype}")
     _assert_channels_last_kept(plain, x, layout, "max_pool2d")
     _check(plain, expected, dtype, "forward without autograd")
     (x_,) = _leaves(x)
-    out, indices = _torch(lambda: F.max_pool2d(x_, k, s, return_indices=True), f"max_pool2d in {dtype}")
+    out, indices = run_or_skip(lambda: F.max_pool2d(x_, k, s, return_indices=True), f"max_pool2d in {dtype}")
     _check(out, expected, dtype, "forward with indices")
     assert torch.equal(indices.cpu(), expected_indices), "return_indices: not the position of each window's maximum"
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(out.shape, dtype, 7), layout, device)
-    _torch(lambda: out.backward(grad_out), f"max_pool2d's backward in {dtype} (forward checked)")
+    grad_out = placed(_draw(out.shape, dtype, 7), layout, device)
+    run_or_skip(lambda: out.backward(grad_out), f"max_pool2d's backward in {dtype} (forward checked)")
     windows_per_element = math.ceil(k / s) ** 2  # 1: each gradient lands alone, a copy
-    expected_grad = layers.max_pool2d_backward_at(_reference_input(grad_out), expected_indices, x.shape)
+    expected_grad = layers.max_pool2d_backward_at(reference_input(grad_out), expected_indices, x.shape)
     absolute = layers.max_pool2d_backward_at(_abs(grad_out), expected_indices, x.shape)
     # The gradients routed to one element are summed into the dtype's grad_input, in any order, each
     # sum rounded: accumulation in the dtype itself.
@@ -301,20 +256,20 @@ def test_relu(shape, layout, dtype, device):
     base = _draw(RELU_SHAPES[shape], dtype, 11, integers="full")
     if dtype.is_floating_point:
         base.view(-1)[::5] = 0.0  # the kink
-    x = _placed(base, layout, device)
-    ref_x = _reference_input(x)
+    x = placed(base, layout, device)
+    ref_x = reference_input(x)
     (x_,) = _leaves(x)
-    out = _torch(lambda: F.relu(x_), f"relu in {dtype}")
+    out = run_or_skip(lambda: F.relu(x_), f"relu in {dtype}")
     _assert_channels_last_kept(out, x, layout, "relu")
     _check(out, layers.relu(ref_x), dtype, "forward")
-    in_place = _placed(base, layout, device)
-    _torch(lambda: F.relu(in_place, inplace=True), f"relu_ in {dtype}")
+    in_place = placed(base, layout, device)
+    run_or_skip(lambda: F.relu(in_place, inplace=True), f"relu_ in {dtype}")
     _check(in_place, layers.relu(ref_x), dtype, "forward in place")
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(out.shape, dtype, 12), layout, device)
-    _torch(lambda: out.backward(grad_out), f"relu's backward in {dtype} (forward checked)")
-    _check(x_.grad, layers.relu_backward(_reference_input(grad_out), ref_x), dtype, "d input")
+    grad_out = placed(_draw(out.shape, dtype, 12), layout, device)
+    run_or_skip(lambda: out.backward(grad_out), f"relu's backward in {dtype} (forward checked)")
+    _check(x_.grad, layers.relu_backward(reference_input(grad_out), ref_x), dtype, "d input")
 
 
 # -- the bounds catch wrong results ----------------------------------------------------------------------
@@ -327,7 +282,7 @@ def test_a_dropped_tail_term_or_a_10_percent_error_fails_the_conv2d_and_linear_b
     weight = _draw((17, 33, 3, 3), dtype, 2).contiguous(memory_format=torch.channels_last)
     bias = _draw((17,), dtype, 3)
     out = F.conv2d(x, weight, bias)
-    ref_x, ref_w, ref_b = map(_reference_input, (x, weight, bias))
+    ref_x, ref_w, ref_b = map(reference_input, (x, weight, bias))
     expected = layers.conv2d(ref_x, ref_w, ref_b)
     error = computation_error(dtype, layers.conv2d(_abs(x), _abs(weight), _abs(bias)), terms=33 * 9 + 1)
     _check(out, expected, dtype, "the right reference", lambda: error)
@@ -343,7 +298,7 @@ def test_a_dropped_tail_term_or_a_10_percent_error_fails_the_conv2d_and_linear_b
     # linear, 65 input features: the last one left out
     x, weight, bias = _draw((4, 65), dtype, 7), _draw((32, 65), dtype, 8), _draw((32,), dtype, 9)
     out = F.linear(x, weight, bias)
-    ref_x, ref_w, ref_b = map(_reference_input, (x, weight, bias))
+    ref_x, ref_w, ref_b = map(reference_input, (x, weight, bias))
     error = computation_error(dtype, layers.linear(_abs(x), _abs(weight), _abs(bias)), terms=66)
     _check(out, layers.linear(ref_x, ref_w, ref_b), dtype, "the right reference", lambda: error)
     with pytest.raises(AssertionError, match="outside the bound"):
@@ -353,15 +308,15 @@ def test_a_dropped_tail_term_or_a_10_percent_error_fails_the_conv2d_and_linear_b
 def test_a_wrong_pooling_index_or_a_dropped_nan_fails():
     x = _pool_input((2, 3, 6, 6), torch.bfloat16, "ties_nan").contiguous(memory_format=torch.channels_last)
     out, indices = F.max_pool2d(x, 2, return_indices=True)
-    expected, expected_indices = layers.max_pool2d_with_indices(_reference_input(x), 2)
+    expected, expected_indices = layers.max_pool2d_with_indices(reference_input(x), 2)
     assert torch.equal(indices, expected_indices)
     # the last of several equal maxima instead of the first: another index, the same value
     flipped = x.flip(-1).flip(-2)
-    _, last_indices = layers.max_pool2d_with_indices(_reference_input(flipped), 2)
+    _, last_indices = layers.max_pool2d_with_indices(reference_input(flipped), 2)
     h, w = x.shape[2:]
     last_indices = (h * w - 1 - last_indices).flip(-1).flip(-2)
     assert not torch.equal(indices, last_indices), "the input has no tie whose first and last maxima differ"
     # NaN ignored instead of propagated: the window's largest number
-    ignoring_nan = layers.max_pool2d(_reference_input(x).nan_to_num(-math.inf), 2)
+    ignoring_nan = layers.max_pool2d(reference_input(x).nan_to_num(-math.inf), 2)
     with pytest.raises(AssertionError, match="NaN"):
         _check(out, ignoring_nan, torch.bfloat16, "NaN ignored")

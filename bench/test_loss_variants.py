@@ -36,36 +36,10 @@ import torch.nn.functional as F
 
 from blitzbench.measure.tolerances import (assert_close, assert_close_rounded, computation_error,
                                            rounded_result_bound, stored_result_error)
+from blitzbench.variants import FLOATS, INTEGERS, LAYOUTS, REDUCED, placed, reference_input, run_or_skip
 from reference_models.references import losses
 
-FLOATS = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-INTEGERS = {"int64": torch.int64, "int32": torch.int32, "int16": torch.int16, "int8": torch.int8, "uint8": torch.uint8}
-REDUCED = (torch.bfloat16, torch.float16)
-
-
 # -- layouts --------------------------------------------------------------------------------------------
-
-def _strided(t: torch.Tensor) -> torch.Tensor:
-    """The same values, every dimension taken with step 2 from a tensor twice as large."""
-    big = t.new_zeros([2 * s for s in t.shape])
-    view = big[tuple(slice(None, None, 2) for _ in t.shape)]
-    view.copy_(t)
-    return view
-
-
-def _reversed(t: torch.Tensor) -> torch.Tensor:
-    """The same values, the dimensions stored in reverse order (for a matrix: its transpose's storage)."""
-    order = list(range(t.dim()))[::-1]
-    return t.permute(order).contiguous().permute(order)
-
-
-LAYOUTS = {
-    "contiguous": lambda t: t.contiguous(),
-    "channels_last": lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t,
-    "strided": _strided,
-    "reversed": _reversed,
-}
-
 
 def _layouts_of(shape) -> list[str]:
     return [name for name in LAYOUTS if name != "channels_last" or len(shape) == 4]
@@ -112,23 +86,10 @@ def _class_weights(c: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
     return (0.5 + torch.rand(c, generator=g, dtype=torch.float64)).to(dtype)
 
 
-def _placed(t: torch.Tensor, layout: str, device: str) -> torch.Tensor:
-    return LAYOUTS[layout](t.to(device))
-
-
-def _reference_input(t: torch.Tensor) -> torch.Tensor:
-    """The reference's copy of an input (not of a class-index target): float64, on the CPU."""
-    return t.detach().to("cpu", torch.float64)
-
-
-def _torch(call, what: str):
-    """Run torch; where this release has no kernel for the dtype, skip with its own message."""
-    try:
-        return call()
-    except (RuntimeError, NotImplementedError) as error:
-        if "not implemented for" in str(error):
-            pytest.skip(f"{what}: torch {torch.__version__}: {error}")
-        raise
+def _float_reference(t: torch.Tensor) -> torch.Tensor:
+    """The reference's copy of an input (not of a class-index target): float64 on the CPU, an
+    integer input too, since the loss formulas divide and take logarithms."""
+    return reference_input(t, integers=torch.float64)
 
 
 def _check(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, msg: str, error) -> None:
@@ -201,17 +162,17 @@ def log_softmax_backward_error(dtype, grad: torch.Tensor, log_probs: torch.Tenso
 def test_log_softmax(variant, layout, dtype, device):
     shape, dim = LOG_SOFTMAX[variant]
     dtype = _dtype(dtype)
-    z = _placed(_draw(shape, dtype, 1, scale=3.0), layout, device)
-    expected = losses.log_softmax_along(_reference_input(z), dim)
+    z = placed(_draw(shape, dtype, 1, scale=3.0), layout, device)
+    expected = losses.log_softmax_along(_float_reference(z), dim)
     z_ = _leaf(z)
-    out = _torch(lambda: F.log_softmax(z_, dim), f"log_softmax in {dtype}")
+    out = run_or_skip(lambda: F.log_softmax(z_, dim), f"log_softmax in {dtype}")
     _check(out, expected, dtype, "forward", lambda: log_softmax_error(dtype, expected, dim))
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(shape, dtype, 2), layout, device)
-    _torch(lambda: out.backward(grad_out), f"log_softmax's backward in {dtype} (forward checked)")
-    g = _reference_input(grad_out)
-    _check(z_.grad, losses.log_softmax_backward(g, _reference_input(z), dim), dtype, "d input",
+    grad_out = placed(_draw(shape, dtype, 2), layout, device)
+    run_or_skip(lambda: out.backward(grad_out), f"log_softmax's backward in {dtype} (forward checked)")
+    g = _float_reference(grad_out)
+    _check(z_.grad, losses.log_softmax_backward(g, _float_reference(z), dim), dtype, "d input",
            lambda: log_softmax_backward_error(dtype, g, expected, dim))
 
 
@@ -252,8 +213,8 @@ def _class_index_case(variant: str, layout: str, dtype: torch.dtype, device: str
     weight = _class_weights(shape[1], dtype, seed + 1) if settings.get("weight") else None
     options = {"reduction": settings.get("reduction", "mean"), "ignore_index": settings.get("ignore_index", -100),
                "weight": weight.to(device) if weight is not None else None}
-    reference_options = dict(options, weight=_reference_input(weight) if weight is not None else None)
-    return shape, _placed(target, layout, device), options, reference_options
+    reference_options = dict(options, weight=_float_reference(weight) if weight is not None else None)
+    return shape, placed(target, layout, device), options, reference_options
 
 
 def _positions_kept(target: torch.Tensor, ignore_index: int) -> int:
@@ -295,17 +256,17 @@ def test_nll_loss(variant, layout, dtype, device):
     dtype = _dtype(dtype)
     shape, target, options, ref_options = _class_index_case(variant, layout, dtype, device, seed=3)
     log_probs = losses.log_softmax_along(_draw(shape, torch.float64, 4, scale=3.0), 1).to(dtype)
-    x = _placed(log_probs, layout, device)
-    ref_x, ref_target = _reference_input(x), target.cpu()
+    x = placed(log_probs, layout, device)
+    ref_x, ref_target = _float_reference(x), target.cpu()
     x_ = _leaf(x)
-    value = _torch(lambda: F.nll_loss(x_, target, **options), f"nll_loss in {dtype}")
+    value = run_or_skip(lambda: F.nll_loss(x_, target, **options), f"nll_loss in {dtype}")
     expected = losses.nll_loss(ref_x, ref_target, **ref_options)
     _check(value, expected, dtype, "value", lambda: nll_error(dtype, ref_x, ref_target, ref_options))
     if not dtype.is_floating_point:
         return
     grad_out = _draw(value.shape, dtype, 5).to(device)
-    _torch(lambda: value.backward(grad_out), f"nll_loss's backward in {dtype} (value checked)")
-    g = _reference_input(grad_out)
+    run_or_skip(lambda: value.backward(grad_out), f"nll_loss's backward in {dtype} (value checked)")
+    g = _float_reference(grad_out)
     expected_grad = losses.nll_loss_backward(ref_x, ref_target, **ref_options, grad_output=g)
     _check(x_.grad, expected_grad, dtype, "d input",
            lambda: nll_backward_error(dtype, expected_grad, ref_target, ref_options))
@@ -339,18 +300,18 @@ def cross_entropy_backward_error(dtype, logits: torch.Tensor, log_probs: torch.T
 def test_cross_entropy(variant, layout, dtype, device):
     dtype = _dtype(dtype)
     shape, target, options, ref_options = _class_index_case(variant, layout, dtype, device, seed=6)
-    logits = _placed(_draw(shape, dtype, 7, scale=3.0), layout, device)
-    ref_z, ref_target = _reference_input(logits), target.cpu()
+    logits = placed(_draw(shape, dtype, 7, scale=3.0), layout, device)
+    ref_z, ref_target = _float_reference(logits), target.cpu()
     z_ = _leaf(logits)
-    value = _torch(lambda: F.cross_entropy(z_, target, **options), f"cross_entropy in {dtype}")
+    value = run_or_skip(lambda: F.cross_entropy(z_, target, **options), f"cross_entropy in {dtype}")
     log_probs = losses.log_softmax_along(ref_z, 1)
     _check(value, losses.cross_entropy_nd(ref_z, ref_target, **ref_options), dtype, "value",
            lambda: cross_entropy_error(dtype, log_probs, ref_target, ref_options))
     if not dtype.is_floating_point:
         return
     grad_out = _draw(value.shape, dtype, 8).to(device)
-    _torch(lambda: value.backward(grad_out), f"cross_entropy's backward in {dtype} (value checked)")
-    g = _reference_input(grad_out)
+    run_or_skip(lambda: value.backward(grad_out), f"cross_entropy's backward in {dtype} (value checked)")
+    g = _float_reference(grad_out)
     _check(z_.grad, losses.cross_entropy_nd_backward(ref_z, ref_target, **ref_options, grad_output=g), dtype, "d input",
            lambda: cross_entropy_backward_error(dtype, ref_z, log_probs, ref_target, ref_options, g))
 
@@ -402,19 +363,19 @@ def _mse_grid() -> tuple[str, list]:
 def test_mse_loss(variant, layout, dtype, device):
     shape, reduction = MSE[variant]
     dtype = _dtype(dtype)
-    x, y = (_placed(_draw(shape, dtype, seed, scale=2.0), layout, device) for seed in (9, 10))
-    ref_x, ref_y = _reference_input(x), _reference_input(y)
+    x, y = (placed(_draw(shape, dtype, seed, scale=2.0), layout, device) for seed in (9, 10))
+    ref_x, ref_y = _float_reference(x), _float_reference(y)
     x_ = _leaf(x)
-    value = _torch(lambda: F.mse_loss(x_, y, reduction=reduction), f"mse_loss in {dtype}")
+    value = run_or_skip(lambda: F.mse_loss(x_, y, reduction=reduction), f"mse_loss in {dtype}")
     _check(value, losses.mse(ref_x, ref_y, reduction), dtype, "value",
            lambda: mse_error(dtype, ref_x - ref_y, reduction))
     if not dtype.is_floating_point:
         return
-    grad_out = _placed(_draw(value.shape, dtype, 11), layout, device) if value.dim() else torch.ones((), dtype=dtype)
-    _torch(lambda: value.backward(grad_out.to(device)), f"mse_loss's backward in {dtype} (value checked)")
+    grad_out = placed(_draw(value.shape, dtype, 11), layout, device) if value.dim() else torch.ones((), dtype=dtype)
+    run_or_skip(lambda: value.backward(grad_out.to(device)), f"mse_loss's backward in {dtype} (value checked)")
     # d/dx of (x - y)^2, times the upstream gradient: 2 (x - y) g, divided by the count for 'mean'
     norm = 2 / ref_x.numel() if reduction == "mean" else 2.0
-    expected_grad = norm * (ref_x - ref_y) * _reference_input(grad_out)
+    expected_grad = norm * (ref_x - ref_y) * _float_reference(grad_out)
     _check(x_.grad, expected_grad, dtype, "d input", lambda: mse_backward_error(dtype, expected_grad))
 
 
@@ -432,7 +393,7 @@ def _fails(actual, wrong_expected, dtype, error, what):
 def test_a_class_left_out_or_a_10_percent_error_fails_the_log_softmax_bound(dtype):
     z = _draw((3, 65), dtype, 1, scale=3.0)
     out = F.log_softmax(z, 1)
-    ref_z = _reference_input(z)
+    ref_z = _float_reference(z)
     expected = losses.log_softmax_along(ref_z, 1)
     error = lambda: log_softmax_error(dtype, expected, 1)  # noqa: E731
     _check(out, expected, dtype, "the right reference", error)
@@ -450,7 +411,7 @@ def test_a_neighbours_target_or_a_dropped_position_fails_the_cross_entropy_bound
     shape = (2, 7, 2, 3)  # the classes at dim 1
     logits = _draw(shape, dtype, 7, scale=3.0)
     target = _classes(shape, 6)
-    ref_z = _reference_input(logits)
+    ref_z = _float_reference(logits)
     log_probs = losses.log_softmax_along(ref_z, 1)
     options = {"weight": None, "ignore_index": -100}
     per_position = F.cross_entropy(logits, target, reduction="none")
@@ -474,8 +435,8 @@ def test_a_neighbours_target_or_a_dropped_position_fails_the_cross_entropy_bound
 @pytest.mark.parametrize("dtype", REDUCED_PARAMS)
 def test_a_10_percent_error_fails_the_mse_bound(dtype):
     x, y = _draw((3, 17), dtype, 9, scale=2.0), _draw((3, 17), dtype, 10, scale=2.0)
-    ref_x, ref_y = _reference_input(x), _reference_input(y)
-    out = _torch(lambda: F.mse_loss(x, y, reduction="none"), f"mse_loss in {dtype}")
+    ref_x, ref_y = _float_reference(x), _float_reference(y)
+    out = run_or_skip(lambda: F.mse_loss(x, y, reduction="none"), f"mse_loss in {dtype}")
     expected = losses.mse(ref_x, ref_y, "none")
     error = lambda: mse_error(dtype, ref_x - ref_y, "none")  # noqa: E731
     _check(out, expected, dtype, "the right reference", error)

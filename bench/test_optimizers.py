@@ -6,12 +6,12 @@ parameters (``foreach=False``), multi-tensor kernels (``foreach=True``, the defa
 fused kernel (``fused=True``), plus the ``differentiable`` path (the loop run under autograd). Each
 has its own code per dtype and, inside a kernel, a vectorised block and a scalar tail. So every
 option combination runs in every implementation (:data:`IMPLEMENTATIONS`), on parameters in
-float64, float32, bfloat16 and float16 (:data:`DTYPES`) of sizes below, at and above the common
-vector widths, up to a few thousand elements (:data:`SIZES`), for :data:`STEPS` steps, and each
-step is compared with the from-definition reference (reference_models.references.optimizers) at
-the tolerance derived in blitzbench.measure.tolerances (``optimizer_step_tolerance``). A variant a
-release does not offer (no ``fused`` for that optimizer, dtype or device) is skipped with the
-error torch gives.
+float64, float32, bfloat16 and float16 (:data:`blitzbench.variants.FLOATS`) of sizes below, at and
+above the common vector widths, up to a few thousand elements (:data:`SIZES`), for :data:`STEPS`
+steps, and each step is compared with the from-definition reference
+(reference_models.references.optimizers) at the tolerance derived in blitzbench.measure.tolerances
+(``optimizer_step_tolerance``). A variant a release does not offer (no ``fused`` for that
+optimizer, dtype or device) is skipped with the error torch gives.
 
 Then: a run interrupted by saving ``state_dict()`` and loading it into a new optimizer continues
 exactly as the uninterrupted run; the chapter's network trained with each implementation; the
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from blitzbench.measure.batches import class_targets, images, seeded_model
 from blitzbench.measure.tolerances import (assert_close, assert_within, float32_bias_correction_error,
                                           optimizer_step_tolerance)
+from blitzbench.variants import FLOATS
 from reference_models.references.optimizers import ReferenceAdam, ReferenceAdamW, ReferenceSGD
 
 STEPS = 5
@@ -37,7 +38,6 @@ IMPLEMENTATIONS = {
     "fused": {"fused": True},
     "differentiable": {"foreach": False, "differentiable": True},
 }
-DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # One parameter tensor of each size, in one optimizer: around 8, 16, 32 and 64 elements (a vector of
 # float64 / float32 / 16-bit values in AVX-512, and unrolled blocks of them), odd sizes, a few
 # thousand, and a weight matrix.
@@ -157,7 +157,7 @@ def _tolerance_options(optimizer, config, implementation, step):
     return dict(parameter_roundings=roundings, relative_update_error=counter)
 
 
-@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize("dtype", FLOATS.values(), ids=FLOATS.keys())
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("optimizer,config", list(_cases()))
 def test_step_equals_update_equations(optimizer, config, implementation, dtype, device):

@@ -30,3 +30,26 @@ def exit_status(main, argv: list[str]) -> int:
         return main(argv)
     except SystemExit as stop:
         return stop.code
+
+
+def run_planted_suite(folder, files: dict[str, str], *pytest_args: str):
+    """Write a small suite (``files``: relative path -> source, dedented) into ``folder`` with an
+    empty pytest.ini, run pytest on its bench/ and tests/ there as the release matrix does, with
+    JUnit XML; (the XML's path, the finished process)."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from blitzbench.analysis import verification
+
+    folder = Path(folder)
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(textwrap.dedent(text))
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    xml = folder / "out.xml"
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench", "tests", *verification.RUN_OPTIONS,
+                           f"--junitxml={xml}", "-q", *pytest_args],
+                          cwd=folder, capture_output=True, text=True, timeout=300)
+    return xml, done

@@ -3,15 +3,13 @@ those checks into strict expected failures on exactly those releases, and the re
 listing each release's known bugs (blitzbench.analysis.verification)."""
 
 import re
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from blitzbench import known_bugs
 from blitzbench.analysis import verification
 from blitzbench.known_bugs import KnownBug
+from blitzbench.testing import run_planted_suite
 
 # A planted suite whose conftest replaces the registry before collection: one bug the running torch
 # has (its check fails: expected), one it has by the registry but whose check passes (a fix the
@@ -87,15 +85,8 @@ def test_the_registry_is_well_formed():
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("planted_bugs")
-    (folder / "conftest.py").write_text(textwrap.dedent(PLANTED_CONFTEST))
-    for name, text in PLANTED_TESTS.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(textwrap.dedent(text))
-    (folder / "pytest.ini").write_text("[pytest]\n")
-    xml = folder / "out.xml"
-    done = subprocess.run([sys.executable, "-m", "pytest", "bench", "tests", *verification.RUN_OPTIONS,
-                           f"--junitxml={xml}", "-q", "-rX"], cwd=folder, capture_output=True, text=True, timeout=300)
+    files = {"conftest.py": PLANTED_CONFTEST, **PLANTED_TESTS}
+    xml, done = run_planted_suite(tmp_path_factory.mktemp("planted_bugs"), files, "-rX")
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     return verification.read_run(xml, "torch215"), done.stdout
 

@@ -4,11 +4,11 @@ decisions recorded for failures, and bad input (the matrix's --verify is tested 
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from blitzbench.analysis import verification
+from blitzbench.testing import run_planted_suite
 from blitzbench.analysis.verification import CaseResult, KnownDifference, ReleaseRun
 
 # A tiny suite with each outcome pytest's JUnit XML can record, and a file that cannot be imported.
@@ -43,15 +43,7 @@ PLANTED = {
 
 @pytest.fixture(scope="module")
 def planted_xml(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("planted")
-    for name, text in PLANTED.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(textwrap.dedent(text))
-    (folder / "pytest.ini").write_text("[pytest]\n")
-    xml = folder / "out.xml"
-    done = subprocess.run([sys.executable, "-m", "pytest", "bench", "tests", *verification.RUN_OPTIONS,
-                           "-p", "no:benchmark", f"--junitxml={xml}", "-q"],
-                          cwd=folder, capture_output=True, text=True, timeout=120)
+    xml, done = run_planted_suite(tmp_path_factory.mktemp("planted"), PLANTED, "-p", "no:benchmark")
     assert done.returncode == 1, done.stdout[-2000:]
     return xml
 

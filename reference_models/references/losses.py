@@ -129,6 +129,19 @@ def _scaled_by_upstream(grad_rows: Tensor, reduction: str, grad_output: Tensor |
     return grad_rows * grad_output
 
 
+def _rows_and_weighted_targets(log_probs: Tensor, target: Tensor, weight: Tensor | None,
+                               ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
+    """What the NLL loss and its gradient both read, one entry per position: the rows of
+    ``log_probs`` (:func:`_rows`); each position's target class, 0 where it is ignored, so that it
+    can index; and w[y], 0 where ignored, the factor that leaves those positions out of the sum and
+    out of the mean's denominator."""
+    rows, flat_target = _rows(log_probs), target.reshape(-1)
+    w = weight if weight is not None else rows.new_ones(rows.shape[1])
+    kept = flat_target != ignore_index
+    safe_target = torch.where(kept, flat_target, torch.zeros_like(flat_target))
+    return rows, safe_target, w[safe_target] * kept.to(rows.dtype)
+
+
 def nll_loss(log_probs: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of (N, C, d1, ...) log-probabilities at class-index targets (N, d1, ...):
@@ -136,12 +149,7 @@ def nll_loss(log_probs: Tensor, target: Tensor, weight: Tensor | None = None, ig
     the sum of w[y] over the kept positions (torch.nn.NLLLoss's definition); 'none' has the
     target's shape."""
     _check_reduction(reduction)
-    rows, flat_target = _rows(log_probs), target.reshape(-1)
-    c = rows.shape[1]
-    w = weight if weight is not None else rows.new_ones(c)
-    kept = flat_target != ignore_index
-    safe_target = torch.where(kept, flat_target, torch.zeros_like(flat_target))
-    w_target = w[safe_target] * kept.to(rows.dtype)
+    rows, safe_target, w_target = _rows_and_weighted_targets(log_probs, target, weight, ignore_index)
     per_position = -w_target * rows.gather(1, safe_target.unsqueeze(1)).squeeze(1)
     if reduction == "none":
         return per_position.reshape(target.shape)
@@ -154,12 +162,8 @@ def nll_loss_backward(log_probs: Tensor, target: Tensor, weight: Tensor | None =
     by the sum of w[y] kept for 'mean'), 0 elsewhere; times ``grad_output`` (1 when None for 'mean' and
     'sum'; for 'none', one value per position, the target's shape)."""
     _check_reduction(reduction)
-    rows, flat_target = _rows(log_probs), target.reshape(-1)
+    rows, safe_target, w_target = _rows_and_weighted_targets(log_probs, target, weight, ignore_index)
     c = rows.shape[1]
-    w = weight if weight is not None else rows.new_ones(c)
-    kept = flat_target != ignore_index
-    safe_target = torch.where(kept, flat_target, torch.zeros_like(flat_target))
-    w_target = w[safe_target] * kept.to(rows.dtype)
     one_hot = (safe_target.unsqueeze(1) == torch.arange(c, device=rows.device)).to(rows.dtype)
     grad = -w_target.unsqueeze(1) * one_hot
     if reduction == "mean":
