@@ -243,6 +243,17 @@ def _build(case: ScheduleCase, optimizer):
     return built if isinstance(built, tuple) else (built, [])
 
 
+def _constructed(make, lr_kind: str, what: str):
+    """``make()``: an optimizer or scheduler built, or, where the release rejects a Tensor learning
+    rate there, a skip with its words. Only construction may skip: an error in a step is a failure."""
+    try:
+        return make()
+    except (RuntimeError, TypeError, ValueError) as error:
+        if lr_kind == "float":
+            raise
+        pytest.skip(f"{what} with a {lr_kind} learning rate: {type(error).__name__}: {error}")
+
+
 def _eps(optimizer) -> float:
     """Machine epsilon of the learning rate's type (a Python float is a float64)."""
     lr = optimizer.param_groups[0]["lr"]
@@ -269,13 +280,13 @@ def _check_learning_rates(case, scheduler, optimizer, bases, t):
                 f"step {t}, group {i}: momentum {momentum!r}, the formula gives {expected_momentum!r}")
 
 
-def _run(case: ScheduleCase, lr_kind: str, device):
-    optimizer, params = _optimizer(case.optimizer, lr_kind, device)
+def _run(case: ScheduleCase, lr_kind: str, device, name: str = ""):
+    optimizer, params = _constructed(lambda: _optimizer(case.optimizer, lr_kind, device), lr_kind, case.optimizer)
     grads = [torch.tensor(g, dtype=torch.float64, device=device) for g in GRADIENTS]
     # The base rates as the groups hold them (a float32 Tensor's 0.1 is not 0.1), read before
     # the scheduler takes the groups over.
     bases = [_value(group["lr"]) for group in optimizer.param_groups]
-    scheduler, parts = _build(case, optimizer)
+    scheduler, parts = _constructed(lambda: _build(case, optimizer), lr_kind, name)
     for t in range(case.steps):
         _check_learning_rates(case, scheduler, optimizer, bases, t)
         if case.watch:
@@ -316,14 +327,7 @@ def _check_active_scheduler(parts, before, milestones, t):
 @pytest.mark.parametrize("lr_kind", list(LR_KINDS))
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_scheduler_follows_its_formula(name, lr_kind, device):
-    case = SCHEDULES[name]
-    if lr_kind == "float":
-        _run(case, lr_kind, device)
-        return
-    try:
-        _run(case, lr_kind, device)
-    except (RuntimeError, TypeError, ValueError) as error:  # the release rejects a Tensor lr
-        pytest.skip(f"{name} with a {lr_kind} learning rate: {type(error).__name__}: {error}")
+    _run(SCHEDULES[name], lr_kind, device, name)
 
 
 TENSOR_LR_KINDS = [kind for kind in LR_KINDS if kind != "float"]
@@ -332,21 +336,18 @@ TENSOR_STEPS = 6  # enough to pass a decay, a milestone or the warm-up's peak in
 
 def _run_briefly(case: ScheduleCase, name: str, lr_kind: str, device):
     """TENSOR_STEPS steps of the documented loop; per step, get_last_lr() as returned and the
-    groups' learning rates as numbers. Skips where the release rejects a Tensor lr."""
-    try:
-        optimizer, params = _optimizer(case.optimizer, lr_kind, device)
-        tensors = [group["lr"] for group in optimizer.param_groups]
-        scheduler, _ = _build(case, optimizer)
-        returned, values = [], []
-        for _ in range(TENSOR_STEPS):
-            returned.append(scheduler.get_last_lr())
-            values.append([_value(group["lr"]) for group in optimizer.param_groups])
-            optimizer.zero_grad()
-            sum(p.sum() for p in params).backward()
-            optimizer.step()
-            scheduler.step()
-    except (RuntimeError, TypeError, ValueError) as error:
-        pytest.skip(f"{name} with a {lr_kind} learning rate: {type(error).__name__}: {error}")
+    groups' learning rates as numbers. Skips where the release cannot build them with a Tensor lr."""
+    optimizer, params = _constructed(lambda: _optimizer(case.optimizer, lr_kind, device), lr_kind, case.optimizer)
+    tensors = [group["lr"] for group in optimizer.param_groups]
+    scheduler, _ = _constructed(lambda: _build(case, optimizer), lr_kind, name)
+    returned, values = [], []
+    for _ in range(TENSOR_STEPS):
+        returned.append(scheduler.get_last_lr())
+        values.append([_value(group["lr"]) for group in optimizer.param_groups])
+        optimizer.zero_grad()
+        sum(p.sum() for p in params).backward()
+        optimizer.step()
+        scheduler.step()
     return optimizer, tensors, returned, values
 
 

@@ -2,6 +2,7 @@
 those checks into strict expected failures on exactly those releases, and the release table
 listing each release's known bugs (blitzbench.analysis.verification)."""
 
+import builtins
 import re
 
 import pytest
@@ -24,6 +25,7 @@ PLANTED_CONFTEST = """
                  upstream="https://example.invalid/1"),
         KnownBug("planted-fixed-quietly", "was wrong", ("bench/test_p.py::test_fixed_quietly",), "1.0", None),
         KnownBug("planted-old", "wrong before 2.0", ("bench/test_p.py::test_old", "tests/test_h.py::*"), "1.0", "2.0"),
+        KnownBug("planted-raising", "raises", ("bench/test_p.py::test_other_failure",), "1.0", None, raises="RuntimeError"),
     )
     pytest_plugins = ["blitzbench.plugin.suite"]
 """
@@ -43,6 +45,9 @@ PLANTED_TESTS = {
 
         def test_right():
             pass
+
+        def test_other_failure():
+            assert "a wrong number" == "where the bug raises"
     """,
     "tests/test_h.py": "def test_harness():\n    assert False\n",
 }
@@ -51,6 +56,7 @@ REGISTRY = (
              upstream="https://example.invalid/1"),
     KnownBug("planted-fixed-quietly", "was wrong", ("bench/test_p.py::test_fixed_quietly",), "1.0", None),
     KnownBug("planted-old", "wrong before 2.0", ("bench/test_p.py::test_old", "tests/test_h.py::*"), "1.0", "2.0"),
+    KnownBug("planted-raising", "raises", ("bench/test_p.py::test_other_failure",), "1.0", None, raises="RuntimeError"),
 )
 
 
@@ -81,6 +87,7 @@ def test_the_registry_is_well_formed():
         assert bug.upstream.startswith("https://github.com/pytorch/") or bug.reproducer, bug.key
         assert bug.fixed_in is None or known_bugs.release_key(bug.fixed_in) > known_bugs.release_key(bug.first_affected)
         assert all(check.startswith("bench/test_") and "::" in check for check in bug.checks), bug.key
+        assert issubclass(getattr(builtins, bug.raises), Exception), bug.key
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +111,8 @@ def test_the_plugin_expects_failure_exactly_where_the_registry_says(planted_run)
     assert by_case["bench/test_p.py::test_old"].outcome == "failed"  # fixed before this torch: a plain failure
     assert by_case["bench/test_p.py::test_old"].known_bug is None
     assert by_case["bench/test_p.py::test_right"].outcome == "passed"
+    # a known bug's check failing another way (an assertion where the bug raises) is a failure
+    assert by_case["bench/test_p.py::test_other_failure"].outcome == "failed"
     assert by_case["tests/test_h.py::test_harness"].outcome == "failed"  # the harness's tests are never marked
     assert "2 xfailed" in printed
 
@@ -115,8 +124,9 @@ def test_the_release_table_lists_each_releases_known_bugs(planted_run, monkeypat
     old = verification.ReleaseRun("torch15", {"torch": "1.5.0"}, "", 1.0,
                                   [verification.CaseResult("bench/test_p.py::test_right", "bench/test_p.py", "passed")])
     table = verification.build([run, old])
-    assert [r["known_bugs"] for r in table["releases"]] == [["planted-wrong-sum", "planted-fixed-quietly", "planted-old"],
-                                                             ["planted-wrong-sum", "planted-fixed-quietly"]]
+    assert [r["known_bugs"] for r in table["releases"]] == [
+        ["planted-wrong-sum", "planted-fixed-quietly", "planted-old", "planted-raising"],
+        ["planted-wrong-sum", "planted-fixed-quietly", "planted-raising"]]
     rows = {b["key"]: b for b in table["known_bugs"]}
     assert rows["planted-wrong-sum"]["cases_by_env"] == {"torch215": ["bench/test_p.py::test_wrong_sum[1]",
                                                                       "bench/test_p.py::test_wrong_sum[2]"]}
@@ -124,8 +134,8 @@ def test_the_release_table_lists_each_releases_known_bugs(planted_run, monkeypat
     (xpass,) = [f for f in table["failures"] if f["passes_despite_known_bug"]]
     assert xpass["case"] == "bench/test_p.py::test_fixed_quietly"
     page = re.sub(r" +", " ", verification.render(table))
-    assert "## Known bugs (3)" in page
+    assert "## Known bugs (4)" in page
     assert "| `planted-wrong-sum` | https://example.invalid/1 | torch 1.0 and every newer release tried | torch15 (not run), torch215 (2) |" in page
     assert "passes where the known bug planted-fixed-quietly should fail it" in page
-    assert "| bench/test_p.py | 1 / 0 / 0 / 0 | 1 / **2** / 0 / 2 |" in page  # oldest release first
+    assert "| bench/test_p.py | 1 / 0 / 0 / 0 | 1 / **3** / 0 / 2 |" in page  # oldest release first
     assert f"| {verification.HARNESS_AREA} |" in page

@@ -29,17 +29,24 @@ def synchronize(device: str | torch.device) -> None:
 
 @contextlib.contextmanager
 def ieee_float32():
-    """Full float32 precision on CUDA: no TF32 in cuDNN convolutions or cuBLAS matmuls.
+    """Full precision on CUDA: no TF32 in cuDNN convolutions or cuBLAS matmuls, and no
+    reduced-precision reductions in cuBLAS's bfloat16 and float16 matmuls.
 
     cuDNN allows TF32 (10-bit mantissa) for float32 convolutions by default, which is far outside
-    float32 tolerance; verification compares with references, so it turns TF32 off.
+    float32 tolerance, and cuBLAS may sum a bfloat16 or float16 product in that type, while the
+    tolerances count one float32 accumulation; verification compares with references, so it turns
+    both off.
     """
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    matmul = torch.backends.cuda.matmul
+    saved = (torch.backends.cudnn.allow_tf32, matmul.allow_tf32, matmul.allow_bf16_reduced_precision_reduction,
+             matmul.allow_fp16_reduced_precision_reduction)
+    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False
+    matmul.allow_bf16_reduced_precision_reduction = matmul.allow_fp16_reduced_precision_reduction = False
     try:
         yield
     finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        (torch.backends.cudnn.allow_tf32, matmul.allow_tf32, matmul.allow_bf16_reduced_precision_reduction,
+         matmul.allow_fp16_reduced_precision_reduction) = saved
 
 
 class CaseMemory:

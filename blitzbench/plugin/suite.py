@@ -10,6 +10,7 @@ point of the grid model x device x batch size x phase (x dtype, memory format, c
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections import Counter
 from datetime import datetime, timezone
@@ -170,7 +171,8 @@ def pytest_collection_modifyitems(session, config, items):
         versions = versions or installed_versions()
         bug = known_bugs.expected_failure(item.nodeid, versions)
         if bug is not None:
-            item.add_marker(pytest.mark.xfail(reason=known_bugs.reason(bug), strict=True))
+            item.add_marker(pytest.mark.xfail(reason=known_bugs.reason(bug), strict=True,
+                                              raises=getattr(builtins, bug.raises)))
 
 
 @pytest.fixture(autouse=True)
