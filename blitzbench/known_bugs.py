@@ -37,6 +37,11 @@ def release_key(version: str) -> tuple[int, ...]:
     return tuple(numbers + [0] * (3 - len(numbers))) if numbers else (0, 0, 0)
 
 
+def node_id_matches(pattern: str, node_id: str) -> bool:
+    """Whether a pytest node id is the pattern's, ``*`` standing for any text (nothing else special)."""
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), node_id) is not None
+
+
 @dataclass(frozen=True)
 class KnownBug:
     key: str                   # a short name, used in the tables
@@ -59,8 +64,7 @@ class KnownBug:
         return self.fixed_in is None or key < release_key(self.fixed_in)
 
     def shows_in(self, node_id: str) -> bool:
-        return any(re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), node_id)
-                   for pattern in self.checks)
+        return any(node_id_matches(pattern, node_id) for pattern in self.checks)
 
     def releases(self) -> str:
         """The affected releases in words, e.g. "torch 2.6.0 to before 2.14"."""

@@ -1,8 +1,14 @@
 """Helpers shared by the suite's tests (bench/ and tests/), kept out of the test files so that no
 module imports a test file."""
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import torch
 
+from blitzbench.analysis import verification
 from blitzbench.measure import modes
 
 
@@ -36,13 +42,6 @@ def run_planted_suite(folder, files: dict[str, str], *pytest_args: str):
     """Write a small suite (``files``: relative path -> source, dedented) into ``folder`` with an
     empty pytest.ini, run pytest on its bench/ and tests/ there as the release matrix does, with
     JUnit XML; (the XML's path, the finished process)."""
-    import subprocess
-    import sys
-    import textwrap
-    from pathlib import Path
-
-    from blitzbench.analysis import verification
-
     folder = Path(folder)
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from blitzbench import ROOT, known_bugs
+from blitzbench.known_bugs import release_key  # versions in release order, shared with the registry
 from blitzbench.cli.args import BadInput, OneLineParser, shown
 from blitzbench.analysis.results_store import write_atomic
 
@@ -172,11 +173,6 @@ def read_run(path: Path, env: str) -> ReleaseRun:
     return run
 
 
-def release_key(version: str) -> tuple:
-    """torch versions in release order: "2.10.0+cu128" after "2.8.0"."""
-    return tuple(int(n) for n in re.findall(r"\d+", version.split("+")[0])[:3]) or (0,)
-
-
 def applies(known: KnownDifference, torch_version: str) -> bool:
     return release_key(torch_version) < release_key(known.changed_in)
 
@@ -184,8 +180,7 @@ def applies(known: KnownDifference, torch_version: str) -> bool:
 def explain(case: str, torch_version: str) -> KnownDifference | None:
     """The decision recorded for a failure of ``case`` on ``torch_version``, if any."""
     for known in KNOWN_DIFFERENCES:
-        pattern = ".*".join(map(re.escape, known.case.split("*")))
-        if re.fullmatch(pattern, case) and applies(known, torch_version):
+        if known_bugs.node_id_matches(known.case, case) and applies(known, torch_version):
             return known
     return None
 

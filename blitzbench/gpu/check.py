@@ -1,5 +1,5 @@
-"""``blitzbench gpu-check``: what a machine with an NVIDIA GPU is checked by, in one call of a lent
-machine (10 minutes at most; docs/gpu.md).
+"""``blitzbench gpu-check``: what a machine with an NVIDIA GPU is checked by, in one command of
+10 minutes at most (docs/gpu.md).
 
 Steps, in order of what they prove (:data:`STEPS`):
 
@@ -19,8 +19,8 @@ fails the check; every step's time and exit status are logged. Before the steps:
 in ``.whl/`` (``make gpu-wheels``, for machines with no package registry) are installed into
 :data:`SITE` for the run, and the preflight checks that every module the suite imports can be
 found and that torch sees a CUDA device. Writes the runs' JSON and Markdown, fidelity.json,
-nvidia-smi.csv and gpu-check.log into ``--out`` (default: ``$OUT`` when set, else
-``results/gpu-check_<GPU name>/``): seven files, within the eight a lent machine returns.
+nvidia-smi.csv and gpu-check.log into ``--out`` (default: the folder in the OUT environment variable when set, else
+``results/gpu-check_<GPU name>/``): seven files.
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def gpu_folder_name() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the results go (default: $OUT when set, else results/gpu-check_<GPU name>/)")
+                   help="where the results go (default: the folder in the OUT environment variable when set, else "
+                        "results/gpu-check_<GPU name>/)")
     p.add_argument("--budget", type=positive_int, default=BUDGET_S, metavar="S",
                    help=f"seconds for all the steps together (default: {BUDGET_S})")
     args = p.parse_args(argv)
