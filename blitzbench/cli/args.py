@@ -72,3 +72,59 @@ def choice(accepted):
             raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(accepted)}")
         return text
     return parse
+
+
+def _is_saved_run(path: Path) -> bool:
+    """Whether ``path`` holds a saved benchmark run (pytest-benchmark JSON: a 'benchmarks' list and
+    'machine_info'), the one thing the suite cannot make again."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(1 << 16)
+            if '"benchmarks"' not in head and '"machine_info"' not in head:
+                return False
+            data = json.loads(head + fh.read())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("benchmarks"), list) and "machine_info" in data
+
+
+def check_outputs(outputs: dict[str, Path | None], inputs=(), suffixes: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Every output path checked before any work starts; BadInput (one line) for the first that
+    would lose something or cannot be written.
+
+    ``outputs``: option name -> path (None: not asked for). Refused: a path that is a folder, one
+    of the ``inputs`` (files read, or a file inside a folder read), an existing saved run, a path
+    two options name, a path whose folder is a file, a name without one of the option's
+    ``suffixes``. An earlier output of the same option (a report, say) may be replaced.
+    """
+    suffixes = suffixes or {}
+    inputs = [Path(p) for p in inputs]
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        accepted = suffixes.get(option)
+        if str(path) in ("", ".") or path.is_dir():
+            raise BadInput(f"{option} {shown(path)}: is a folder; accepted: a file name"
+                           + (f" ending in {' or '.join(accepted)}" if accepted else ""))
+        if accepted and path.suffix.lower() not in accepted:
+            raise BadInput(f"{option} {shown(path)}: accepted: a file name ending in {' or '.join(accepted)}")
+        resolved = path.resolve()
+        for parent in resolved.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise BadInput(f"{option} {shown(path)}: {shown(parent)} is a file, not a folder")
+                break
+        if resolved in seen:
+            raise BadInput(f"{option} {shown(path)}: is also the output of {seen[resolved]}; accepted: a file of its own")
+        seen[resolved] = option
+        for source in inputs:
+            source = source.resolve()
+            if resolved == source:
+                raise BadInput(f"{option} {shown(path)}: is one of the inputs; accepted: a new file name")
+        if path.exists() and _is_saved_run(path):
+            raise BadInput(f"{option} {shown(path)}: is a saved benchmark run, never overwritten; "
+                           "accepted: a new file name (or an earlier output of this option)")
