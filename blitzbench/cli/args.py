@@ -1,9 +1,10 @@
-"""The command line's shared pieces: bad input is one line and exit status 2, and paths are shown
-as the reader can use them.
+"""The command line's shared pieces: bad input is one line and exit status 2, help that shows each
+option's default and accepted values, outputs checked before any work, and paths shown as the
+reader can use them.
 
 argparse's own error prints the usage block and the message; a user who mistyped one value
 needs only the message, which here always says what is accepted. Torch-free: the report's
-environment has no torch.
+environment has no torch, and ``--help`` answers without importing it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,33 @@ class BadInput(Exception):
     """What was wrong and what is accepted, in one line."""
 
 
+def _has_default(value) -> bool:
+    """Whether a default is worth showing: not None, not SUPPRESS, not a flag's False, not empty."""
+    if value is None or value is False or value is argparse.SUPPRESS:
+        return False
+    return not (isinstance(value, (list, tuple, set, dict, str)) and len(value) == 0)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written (a module's docstring reads as it does in the source); each
+    option's help ends with its default and, for a fixed set of values, the values accepted,
+    unless its help already says them."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        accepted = action.choices if action.choices is not None else getattr(action.type, "accepted", None)
+        if accepted and not all(str(value) in text for value in accepted):
+            text += f" (one of: {', '.join(map(str, accepted))})"
+        if "default" not in text and _has_default(action.default):
+            text += " (default: %(default)s)"
+        return text
+
+
 class OneLineParser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -65,12 +92,27 @@ def positive_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1, such as a tolerance of 0.05."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; accepted: a number between 0 and 1, "
+                                         "such as 0.05") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a number between 0 and 1 (both excluded), "
+                                         "such as 0.05")
+    return value
+
+
 def choice(accepted):
-    """A type that takes one of ``accepted`` and otherwise says which are."""
+    """A type that takes one of ``accepted`` and otherwise says which are (``.accepted``: the help
+    lists them)."""
     def parse(text: str) -> str:
         if text not in accepted:
             raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(accepted)}")
         return text
+    parse.accepted = tuple(accepted)
     return parse
 
 
@@ -128,3 +170,20 @@ def check_outputs(outputs: dict[str, Path | None], inputs=(), suffixes: dict[str
         if path.exists() and _is_saved_run(path):
             raise BadInput(f"{option} {shown(path)}: is a saved benchmark run, never overwritten; "
                            "accepted: a new file name (or an earlier output of this option)")
+
+
+def check_output_folder(option: str, path: Path, empty: bool = False) -> None:
+    """A folder results are written into, checked before any work starts; BadInput (one line) if
+    it is a file or inside one, and, with ``empty``, if it already holds anything (files there are
+    never overwritten: accepted then is a new or empty folder)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{option} {shown(path)}: is a file; accepted: a folder (new, or one that exists)")
+    for parent in path.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInput(f"{option} {shown(path)}: {shown(parent)} is a file, not a folder")
+            break
+    if empty and path.is_dir() and any(path.iterdir()):
+        raise BadInput(f"{option} {shown(path)}: holds files already, which are never overwritten; "
+                       "accepted: a new or empty folder")
