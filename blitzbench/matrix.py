@@ -8,10 +8,11 @@
 Round r runs each environment's benchmark command once (``tox -e ENV -- PYTEST_ARGS``), in the
 listed order in odd rounds and in reverse in even ones (A B, B A, A B, ...: counterbalanced, so
 that neither side always runs first after the other). A shared machine drifts by 10-25% between
-runs minutes apart; runs in the same round see about the same machine, and blitzbench.analysis.report pairs
+runs minutes apart; runs in the same round see about the same machine, and blitzbench report pairs
 them round by round (see blitzbench.analysis.paired_stats). Each run is saved by the suite under
 ``DIR/<env>/`` (default ``results/tox/<env>/``) with its series (the env), round and matrix id
-recorded in the JSON's ``machine_info["blitzbench_matrix"]``.
+recorded in the JSON's ``machine_info["blitzbench_matrix"]``. DIR is relative to the current folder;
+the runs themselves start in the suite's checkout, where tox.ini is.
 
 The default of 6 rounds is the fewest for which the distribution-free interval of a median
 reaches 95% (min..max of 6 paired ratios covers 1 - 2/64 = 96.9%); with fewer rounds the report
@@ -52,7 +53,7 @@ from pathlib import Path
 
 from blitzbench import ROOT
 from blitzbench.analysis import verification
-from blitzbench.cli.args import BadInput, OneLineParser, shown
+from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, shown
 from blitzbench.analysis.paired_stats import MIN_ROUNDS
 
 PROG = "blitzbench matrix"
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, pytest_args = argv[:cut], argv[cut + 1:]
-    p = OneLineParser(prog=PROG, description="Interleaved runs of tox environments (see the module docstring).")
+    p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments (tox -l lists them)")
     p.add_argument("--rounds", default=None, metavar="R",
                    help=f"rounds, each running every environment once (default: {DEFAULT_ROUNDS}, the fewest "
@@ -312,8 +313,8 @@ def main(argv=None) -> int:
                         "environment, instead of the benchmarks, and print the table of checks by release")
     p.add_argument("--harness-tests", action="store_true",
                    help="with --verify: run the harness's own tests (tests/) in each environment too")
-    p.add_argument("--results-dir", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
-                   help="runs are saved under DIR/<env>/ (default: results/tox)")
+    p.add_argument("--results-dir", type=Path, default=verification.DEFAULT_FOLDER, metavar="DIR",
+                   help="runs are saved under DIR/<env>/ (default: results/tox, in the current folder)")
     p.add_argument("--tox", default=None, metavar="CMD", help="the tox command (default: tox beside this Python, "
                    "else on PATH)")
     args = p.parse_args(argv)
@@ -332,8 +333,9 @@ def main(argv=None) -> int:
         if rounds < 1:
             raise BadInput(f"--rounds {args.rounds!r}: accepted: a positive integer "
                            f"({DEFAULT_ROUNDS} or more for the report to call a change)")
-        if args.results_dir.exists() and not args.results_dir.is_dir():
-            raise BadInput(f"--results-dir {str(args.results_dir)!r} is a file; accepted: a folder")
+        check_output_folder("--results-dir", args.results_dir)
+        if args.verify:
+            verification.check_table_paths(args.results_dir, "--results-dir")
         tox = find_tox(args.tox)
         envs = parse_envs(args.envs, list_envs(tox))
     except BadInput as error:

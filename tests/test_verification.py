@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from blitzbench import ROOT
 from blitzbench.analysis import verification
 from blitzbench.testing import run_planted_suite
 from blitzbench.analysis.verification import CaseResult, KnownDifference, ReleaseRun
@@ -121,7 +122,7 @@ def test_the_recorded_differences_name_real_cases():
     leave its explanation pointing at nothing)."""
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
                                 "tests/test_flops.py", "bench/test_modes.py"],
-                               capture_output=True, text=True, timeout=300, cwd=verification.ROOT)
+                               capture_output=True, text=True, timeout=300, cwd=ROOT)
     ids = [line for line in collected.stdout.splitlines() if "::" in line]
     for known in verification.KNOWN_DIFFERENCES:
         assert any(verification.explain(case, "2.4.1") == known for case in ids), known.case
@@ -152,12 +153,15 @@ def test_cells_count_each_outcome_per_area_and_skips_on_some_releases_are_listed
     assert "None: every release passes every check it ran." in verification.render(table)
 
 
-def test_the_command_rebuilds_and_saves_the_table_from_saved_runs(tmp_path, planted_xml, capsys):
+def test_the_command_prints_the_table_and_saves_it_only_with_save(tmp_path, planted_xml, capsys):
     (tmp_path / "torch24").mkdir()
     (tmp_path / "torch24" / "verification.xml").write_bytes(planted_xml.read_bytes())
     assert verification.main([str(tmp_path)]) == 1  # the planted failures
     out = capsys.readouterr().out
-    assert "bench/test_kinds.py" in out and "saved:" in out
+    assert "bench/test_kinds.py" in out and "saved:" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["torch24"]  # it only read
+    assert verification.main([str(tmp_path), "--save"]) == 1
+    assert "saved:" in capsys.readouterr().out
     saved = json.loads((tmp_path / "verification.json").read_text())
     assert len(saved["failures"]) == 3 and (tmp_path / "verification.md").exists()
 
@@ -167,6 +171,8 @@ def test_the_command_rebuilds_and_saves_the_table_from_saved_runs(tmp_path, plan
     (None, ["{tmp}"], "no <env>/verification.xml under"),
     ("torch24/verification.xml", ["{tmp}"], "not a readable JUnit XML file"),
     ("torch24/verification.xml", ["{tmp}", "--envs", "torch26"], "no verification.xml for torch26"),
+    ("torch24/verification.xml", ["{tmp}", "--envs", "torch24", "--save"], "accepted: --save without --envs"),
+    ("verification.md/x", ["{tmp}", "--save"], "--save {tmp}/verification.md: is a folder"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, setup, args, says):
     if setup:
@@ -174,5 +180,5 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, setup, args, says):
         (tmp_path / setup).write_text("<testsuites><testsuite")  # cut short
     assert verification.main([a.format(tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and says in err, err
-    assert not (tmp_path / "verification.md").exists()
+    assert err.count("\n") == 1 and says.format(tmp=tmp_path) in err, err
+    assert not (tmp_path / "verification.md").is_file() and not (tmp_path / "verification.json").exists()

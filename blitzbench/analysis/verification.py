@@ -1,11 +1,12 @@
 """Is this torch release correct? The verification suite's results across releases, as one table.
 
     blitzbench matrix ENV,ENV[,...] --verify   run the suite in each tox environment, then this table
-    blitzbench verification [DIR]             the table again from what is saved under DIR
+    blitzbench verification [DIR]             the table again from what is saved under DIR, printed
+    blitzbench verification [DIR] --save      ... and saved as DIR/verification.md and .json
 
 Each environment's run of the verification of torch (:data:`SUITE`: bench/'s checks, each
 benchmark run once untimed; the harness's own tests/ with ``--harness-tests``) is kept as pytest's
-JUnit XML, ``DIR/<env>/verification.xml`` (default DIR: results/tox), with the release's versions
+JUnit XML, ``DIR/<env>/verification.xml`` (default DIR: results/tox in the current folder), with the release's versions
 as the XML's testsuite properties (the plugin records them). From those files: one row per area
 (a test file of bench/; tests/ as one row), one column per release, cells "passed / failed /
 skipped / known bug"; the releases with the known bugs of torch and torchvision each has
@@ -14,7 +15,10 @@ per known bug saying in which releases it appears and by which checks; every fai
 case id, release and the one line that says what differed, and the decision recorded for it in
 :data:`KNOWN_DIFFERENCES` (a difference of the release, named with the release where it changed),
 or a check passing where a known bug should fail it, or "not explained"; then the skip reasons
-that some releases have and others do not. Saved as ``DIR/verification.md`` and ``.json``.
+that some releases have and others do not. The matrix saves it as ``DIR/verification.md`` and
+``.json``; this command only prints it, and saves it with ``--save`` (each file written whole or
+not at all; never over a saved benchmark run or a folder). Exit status 1 when a release fails a
+check, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from blitzbench import ROOT, known_bugs
+from blitzbench import known_bugs
 from blitzbench.known_bugs import release_key  # versions in release order, shared with the registry
-from blitzbench.cli.args import BadInput, OneLineParser, shown
+from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, shown
 from blitzbench.analysis.results_store import write_atomic
 
 PROG = "blitzbench verification"
@@ -42,6 +46,7 @@ HARNESS_TESTS = "tests"
 RUN_OPTIONS = ["--continue-on-collection-errors", "-p", "no:cacheprovider"]
 RESULT_FILE = "verification.xml"
 TABLE_STEM = "verification"
+DEFAULT_FOLDER = Path("results") / "tox"  # in the current folder, as the matrix's --results-dir
 # "known bug": a strict expected failure, failing as a known bug of the release says it does
 # (blitzbench.known_bugs); pytest's xfailed.
 OUTCOMES = ("passed", "failed", "skipped", "known bug")
@@ -354,32 +359,54 @@ def failing_lines(table: dict, envs: list[str] | None = None) -> list[str]:
             if envs is None or f["env"] in envs]
 
 
+def table_paths(folder: Path) -> tuple[Path, Path]:
+    """Where :func:`save` writes: ``folder/verification.md`` and ``.json``."""
+    return Path(folder) / f"{TABLE_STEM}.md", Path(folder) / f"{TABLE_STEM}.json"
+
+
+def check_table_paths(folder: Path, option: str) -> None:
+    """BadInput (one line) unless :func:`save` can write into ``folder`` without losing anything:
+    neither file may be a folder, a saved benchmark run or one of the runs read."""
+    inputs = sorted(Path(folder).glob(f"*/{RESULT_FILE}"))
+    for path in table_paths(folder):
+        check_outputs({option: path}, inputs=inputs, suffixes={option: (path.suffix,)})
+
+
 def save(table: dict, folder: Path) -> tuple[Path, Path]:
     """``folder/verification.md`` and ``.json``, each written whole or not at all."""
-    md = write_atomic(Path(folder) / f"{TABLE_STEM}.md",
+    md_path, json_path = table_paths(folder)
+    md = write_atomic(md_path,
                       "# Verification suite by torch release\n\n"
-                      "Made by `blitzbench matrix ENV,ENV --verify` (or `blitzbench verification`) "
+                      "Made by `blitzbench matrix ENV,ENV --verify` (or `blitzbench verification --save`) "
                       "from each environment's `<env>/verification.xml`.\n\n" + render(table) + "\n")
-    js = write_atomic(Path(folder) / f"{TABLE_STEM}.json", json.dumps(table, indent=2) + "\n")
+    js = write_atomic(json_path, json.dumps(table, indent=2) + "\n")
     return md, js
 
 
 def main(argv=None) -> int:
-    p = OneLineParser(prog=PROG, description="The verification suite's results by torch release, from "
-                      "<env>/verification.xml under DIR (see the module docstring).")
-    p.add_argument("folder", nargs="?", type=Path, default=ROOT / "results" / "tox", metavar="DIR",
-                   help="folder holding <env>/verification.xml (default: results/tox)")
-    p.add_argument("--envs", default=None, metavar="ENV,ENV", help="only these environments, printed and not saved (default: all saved, and the table saved)")
+    p = OneLineParser(prog=PROG, description=__doc__)
+    p.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER, metavar="DIR",
+                   help="folder holding <env>/verification.xml (default: results/tox, in the current folder)")
+    p.add_argument("--envs", default=None, metavar="ENV,ENV",
+                   help="only these environments (default: every one with a saved run under DIR)")
+    p.add_argument("--save", action="store_true",
+                   help="also write the table of every environment to DIR/verification.md and .json "
+                        "(without it, nothing is written)")
     args = p.parse_args(argv)
     try:
         envs = [e.strip() for e in args.envs.split(",") if e.strip()] if args.envs is not None else None
+        if args.save and envs is not None:
+            raise BadInput("--save keeps the table of every environment under DIR; accepted: --save without --envs, "
+                           "or --envs without --save")
+        if args.save:
+            check_table_paths(args.folder, "--save")
         table = build(load_runs(args.folder, envs))
     except BadInput as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(render(table, fmt="simple"))
-    md, _ = save(table, args.folder) if envs is None else (None, None)
-    if md is not None:
-        print(f"\nsaved: {shown(md)} and .json")
+    if args.save:
+        md, js = save(table, args.folder)
+        print(f"\nsaved: {shown(md)} and {shown(js)}")
     failing = failing_lines(table)
     return 1 if failing else 0
