@@ -64,3 +64,15 @@ def test_the_cudagraph_mode_needs_the_fast_loop_on_cuda():
 
     with pytest.raises(ValueError, match="mode cudagraph needs the fast loop on CUDA; got the fast loop on cpu"):
         train(TrainConfig(mode="cudagraph", device="cpu"))
+
+
+def test_the_commands_accepted_values_are_those_of_the_training_code():
+    """blitzbench.cli.train names them without importing torch, so --help answers fast."""
+    from blitzbench.cli import train as cli
+    from reference_models import MODELS, data
+    from reference_models import train as training
+
+    assert cli.DATASETS == data.DATASETS and set(cli.LOCAL_DATASETS) == set(data.LOCAL_DATASETS)
+    assert cli.DATA_ROOT_ENV == data.DATA_ROOT_ENV
+    assert (cli.LOOPS, cli.MODES, cli.OPTIMIZERS) == (training.LOOPS, training.MODES, training.OPTIMIZERS)
+    assert tuple(MODELS) == cli.MODEL_ORDER
