@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import textwrap
 from pathlib import Path
 
 
@@ -38,6 +39,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if "default" not in text and _has_default(action.default):
             text += " (default: %(default)s)"
         return text
+
+    def _split_lines(self, text, width):
+        # Whole words only: a case id such as chapter_net-cpu-bs4-forward stays on one line.
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width, break_on_hyphens=False)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,6 +1,6 @@
 """Cross-check: does the suite's median agree with an independent timing of the same work?
 
-    blitzbench fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE]
+    blitzbench fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE.json]
 
 For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
 suite's own options, timer and round sizes) and an independent median of the same Workload
@@ -16,8 +16,10 @@ averages out the speed a process happens to settle into. The independent timing:
 
 The verdict uses the median of the per-repeat ratios, so that the drift of a shared machine
 between two measurements cancels out. Exit status 1 when a case's median ratio is off by more
-than the tolerance, 2 on bad input. The backward phase is left out: it needs a fresh graph per
-call, which neither independent timer can set up outside its timed region.
+than the tolerance, 2 on bad input (checked before any timing, ``--json`` included: a new file
+name or an earlier record, never a folder or a saved benchmark run). The backward phase is left
+out: it needs a fresh graph per call, which neither independent timer can set up outside its
+timed region.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ import tempfile
 from pathlib import Path
 
 from blitzbench import ROOT
-from blitzbench.measure import timing
+from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, fraction, positive_float, positive_int, shown
+
+PROG = "blitzbench fidelity"
 
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
@@ -87,6 +91,7 @@ def independent_median(case, min_run_time: float) -> float:
 
 def _measure_here(case, min_run_time: float) -> float:
     """What ``--measure`` prints: seconds per call of the case's timed callable."""
+    from blitzbench.measure import timing
     from blitzbench.measure.checks import checked_workload
 
     workload, _ = checked_workload(case)
@@ -94,16 +99,17 @@ def _measure_here(case, min_run_time: float) -> float:
 
 
 def main(argv=None) -> int:
-    from blitzbench.cli.args import OneLineParser
-
-    parser = OneLineParser(prog="blitzbench fidelity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help="comma-separated case ids (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=7,
-                        help="suite/independent alternations per case (default: 7)")
-    parser.add_argument("--tolerance", type=float, default=0.05, help="accepted |ratio - 1| (default: 0.05)")
-    parser.add_argument("--min-run-time", type=float, default=1.0, help="independent timing's seconds per measurement (default: 1.0)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    parser = OneLineParser(prog=PROG, description=__doc__)
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES), metavar="ID,ID,...",
+                        help=f"comma-separated case ids (default: {', '.join(DEFAULT_CASES)})")
+    parser.add_argument("--repeats", type=positive_int, default=7, metavar="N",
+                        help="suite/independent alternations per case (default: %(default)s)")
+    parser.add_argument("--tolerance", type=fraction, default=0.05,
+                        help="accepted |median ratio - 1|, between 0 and 1 (default: %(default)s)")
+    parser.add_argument("--min-run-time", type=positive_float, default=1.0, metavar="S",
+                        help="independent timing's seconds per measurement (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE.json",
+                        help="also write the results to this file (default: none written)")
     parser.add_argument("--measure", default=None, metavar="CASE",
                         help="internal: time CASE independently in this process and print seconds per call")
     args = parser.parse_args(argv)
@@ -114,25 +120,22 @@ def main(argv=None) -> int:
             if reason := unavailable_reason(case.device):
                 raise ValueError(f"case {case.id}: {reason}")
         except ValueError as error:
-            print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
+            print(f"{PROG}: error: {error}", file=sys.stderr)
             return 2
         print(_measure_here(case, args.min_run_time))
         return 0
     try:
+        check_outputs({"--json": args.json}, suffixes={"--json": (".json",)})
         cases = [parse_case(text.strip()) for text in args.cases.split(",") if text.strip()]
         if not cases:
             raise ValueError("--cases is empty; give case ids such as chapter_net-cpu-bs4-forward")
-        if args.repeats < 1:
-            raise ValueError(f"--repeats must be a positive integer, got {args.repeats}")
-        if not 0 < args.tolerance < 1:
-            raise ValueError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
         from blitzbench.measure.devices import unavailable_reason
         for case in cases:
             reason = unavailable_reason(case.device)
             if reason:
                 raise ValueError(f"case {case.id}: {reason}")
-    except ValueError as error:
-        print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
+    except (BadInput, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
 
     from tabulate import tabulate
@@ -156,8 +159,10 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
                     f"{cid} {r[-1]:.3f}" for cid, r in ratios.items()), flush=True)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
-            print(f"blitzbench.measure.fidelity: {error}", file=sys.stderr)
+            print(f"{PROG}: {error}", file=sys.stderr)
             return 2
+
+    from blitzbench.measure import timing
 
     rows, results, worst = [], [], 0.0
     for case in cases:
@@ -182,5 +187,5 @@ def main(argv=None) -> int:
         from blitzbench.analysis.results_store import write_atomic
         write_atomic(args.json, json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
                                             "tolerance": args.tolerance, "cases": results}, indent=2) + "\n")
-        print(f"saved: {args.json}")
+        print(f"saved: {shown(args.json)}")
     return 0 if worst <= args.tolerance else 1
