@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from blitzbench.analysis import instruction_compare, report
+from blitzbench.analysis import instruction_compare, verdicts
+from blitzbench.cli import report
 from blitzbench.measure import callgrind, instructions
 from blitzbench.cases import Case
 
@@ -291,7 +292,7 @@ def test_count_comparison_needs_counts_on_both_sides(tmp_path):
     b.write_text(json.dumps(data))
     records = _instruction_records(_report_json(tmp_path, a, b), "b")
     assert records["chapter_net-cpu-bs4-forward"]["instructions_verdict"] == "not counted"
-    assert instruction_compare.verdict(1.0, 0.01) == "same"
+    assert verdicts.count_verdict(1.0, 0.01) == "same"
 
 
 def test_the_counting_process_outside_valgrind_is_one_line_exit_2(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from blitzbench import matrix
-from blitzbench.analysis import report
+from blitzbench.cli import report
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_TOX = Path(__file__).resolve().parent / "tools" / "fake_tox.py"
@@ -160,9 +160,9 @@ def test_end_to_end_through_pytest_and_the_report(tmp_path, capsys):
     out_json = tmp_path / "report.json"
     assert report.main([str(tmp_path / "results"), "--baseline", "torch24", "--json", str(out_json)]) == 0
     printed = capsys.readouterr().out
-    assert "torch215: torch" in printed and report.SINGLE_RUN in printed
+    assert "torch215: torch" in printed and "unclear (1 run)" in printed
     (record,) = [r for r in json.loads(out_json.read_text())["records"] if r["series"] == "torch215"]
-    assert record["rounds"] == 1 and record["method"] == report.SINGLE_RUN and record["ratio"] > 0
+    assert record["rounds"] == 1 and record["method"] == "single run" and record["ratio"] > 0
     # pytest-benchmark's own compare still reads a matrix run
     compare = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(saved[0])],
                              capture_output=True, text=True, timeout=120)

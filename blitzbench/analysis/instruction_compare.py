@@ -1,10 +1,11 @@
-"""Instruction counts compared between series (blitzbench.analysis.report), and where they went (``--explain``).
+"""Instruction counts compared between series (blitzbench.analysis.comparison), and where they went (``--explain``).
 
 A case's instructions per call (blitzbench.measure.instructions) do not drift between runs the way its time
 does: two counted runs of one release agree to within about 0.1-0.3%. So one run per series
 decides: the ratio is (series' instructions per call) / (baseline's), the median over a series'
-runs where it has several, and the verdict is ``more`` or ``fewer`` when the ratio lies beyond
-``--min-change-instructions`` (default 1%), ``same`` otherwise. Where a series has several runs,
+runs where it has several, and the verdict (blitzbench.analysis.verdicts.count_verdict) is
+``more`` or ``fewer`` when the ratio lies beyond ``--min-change-instructions`` (default 1%),
+``same`` otherwise. Where a series has several runs,
 their spread ((max - min) / median) is shown, so a reader can see that a count did not drift.
 
 Counts are not time: cache misses, SIMD width (valgrind hides AVX-512), memory bandwidth and time
@@ -22,6 +23,7 @@ from statistics import geometric_mean
 from blitzbench.cli.args import BadInput
 from blitzbench.measure.instructions import load_profiles, profile_path_for
 from blitzbench.analysis.saved_runs import Run, Series
+from blitzbench.analysis.verdicts import count_verdict
 
 DEFAULT_MIN_CHANGE_PCT = 1.0
 
@@ -52,14 +54,6 @@ def series_count(series: Series, key: tuple) -> SeriesCount | None:
     return SeriesCount(median, len(counts), spread)
 
 
-def verdict(ratio: float, min_change: float) -> str:
-    if ratio > 1 + min_change:
-        return "more"
-    if ratio < 1 - min_change:
-        return "fewer"
-    return "same"
-
-
 def compare_counts(base: Series, other: Series, keys, min_change: float) -> dict[tuple, CountComparison]:
     out = {}
     for key in keys:
@@ -67,7 +61,7 @@ def compare_counts(base: Series, other: Series, keys, min_change: float) -> dict
         if b is None or o is None:
             continue
         ratio = o.per_call / b.per_call
-        out[key] = CountComparison(ratio, verdict(ratio, min_change), b.per_call, o.per_call)
+        out[key] = CountComparison(ratio, count_verdict(ratio, min_change), b.per_call, o.per_call)
     return out
 
 
@@ -85,7 +79,7 @@ def summarize_counts(comparisons: dict[tuple, CountComparison], min_change: floa
     if not comparisons:
         return CountSummary(None, "not counted", 0, counts)
     ratio = geometric_mean([c.ratio for c in comparisons.values()])
-    return CountSummary(ratio, verdict(ratio, min_change), len(comparisons), counts)
+    return CountSummary(ratio, count_verdict(ratio, min_change), len(comparisons), counts)
 
 
 # -- --explain: where the instructions went ---------------------------------------------------------

@@ -16,6 +16,11 @@ are the two sides of a comparison, not two rounds of one side. ``blitzbench matr
 round and the matrix it belongs to (``machine_info["blitzbench_matrix"]``), so that rounds can be
 paired exactly; runs without that record are paired by time order. Torch-free, so that the report
 runs in a small environment.
+
+A run made with ``--instructions`` (a counted run) says so in ``machine_info["instructions"]``; its
+times were taken with counting processes about, so a series keeps its counted runs for their
+counts and its other runs (timed runs) for time: no counted run enters a time comparison.
+A series' machine, for telling machines apart, is its CPU model and GPU.
 """
 
 from __future__ import annotations
@@ -48,6 +53,20 @@ class Run:
     cases: dict[tuple, CaseStats] = field(default_factory=dict)
     instructions: dict[tuple, InstructionCount] = field(default_factory=dict)
     named: bool = False  # named on the command line as a file (not found in a folder)
+    root: Path | None = None  # the folder named on the command line that it was found in
+
+    @property
+    def counted(self) -> bool:
+        """Made with ``--instructions``: its times were taken under counting and compare with nothing."""
+        return isinstance(self.machine_info.get("instructions"), dict) or bool(self.instructions)
+
+    @property
+    def machine_identity(self) -> str:
+        """What makes two runs' times comparable as one machine's: the CPU model and the GPU."""
+        info = self.machine_info
+        cpu = info.get("cpu_model") or (info.get("cpu") or {}).get("brand_raw") or info.get("processor") or "unknown CPU"
+        gpu = info.get("gpu_name")
+        return f"{cpu}" + (f", {gpu}" if gpu else "")
 
     @property
     def torch_version(self) -> str:
@@ -136,13 +155,15 @@ def collect(paths: list[Path]) -> tuple[list[Run], list[str]]:
             run.named = True
             runs.append(run)
             continue
-        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        files = sorted(p for p in path.rglob("*.json") if p.is_file() and not p.name.startswith("."))
         if not files:
             raise BadInput(f"{path}: holds no .json files (saved runs are pytest-benchmark JSON)")
         found = 0
         for file in files:
             try:
-                runs.append(load_run(file))
+                run = load_run(file)
+                run.root = path
+                runs.append(run)
                 found += 1
             except BadInput as error:
                 if "cut short" in str(error):
@@ -169,6 +190,19 @@ class Series:
         return self.runs[0].datetime
 
     @property
+    def timed_runs(self) -> list[Run]:
+        """The runs whose times compare (not made with ``--instructions``)."""
+        return [r for r in self.runs if not r.counted]
+
+    @property
+    def counted_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.counted]
+
+    @property
+    def machine_identity(self) -> str:
+        return self.runs[0].machine_identity
+
+    @property
     def folder(self) -> Path:
         return self.runs[0].path.parent
 
@@ -181,8 +215,10 @@ def group_series(runs: list[Run]) -> list[Series]:
     for run in runs:
         recorded = run.matrix_record.get("series")
         name = str(recorded or (run.path.resolve() if run.named else run.path.parent.resolve()))
+        if not recorded and run.root is not None and run.path.parent.resolve() == run.root.resolve():
+            name = ""  # runs straight in a folder named on the command line: named by their release
         groups.setdefault((name, run.torch_version, tuple(run.devices), run.machine), []).append(run)
-    series = [Series(_series_name(name), version, devices, machine,
+    series = [Series(_series_name(name) or f"torch {version} {'+'.join(devices)}".strip(), version, devices, machine,
                      sorted(members, key=lambda r: r.datetime))
               for (name, version, devices, machine), members in groups.items()]
     series.sort(key=lambda s: s.first_datetime)
@@ -204,7 +240,9 @@ def _label(series: list[Series]) -> None:
     folders = {s.name for s in series}
     for s in series:
         version = f"torch {s.torch_version} {'+'.join(s.devices)}".strip()
-        if len(folders) > 1 and s.torch_version.split("+")[0] in s.name:
+        if s.name == version:
+            s.label = version
+        elif len(folders) > 1 and s.torch_version.split("+")[0] in s.name:
             s.label = s.name  # a saved run's file name: it names the version already
         else:
             s.label = f"{s.name}: {version}" if len(folders) > 1 else version
@@ -221,17 +259,17 @@ def _label(series: list[Series]) -> None:
 
 
 def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:
-    """(baseline run, other run) per round: by blitzbench.matrix's (matrix, round) record when every
-    run of both series has a distinct one, else by time order, as many pairs as the shorter
-    series has runs."""
+    """(baseline run, other run) per round, timed runs only: by blitzbench.matrix's (matrix, round)
+    record when every timed run of both series has a distinct one, else by time order, as many
+    pairs as the shorter series has timed runs."""
     def by_round(series: Series) -> dict | None:
-        keys = [run.round_key for run in series.runs]
+        keys = [run.round_key for run in series.timed_runs]
         if None in keys or len(set(keys)) != len(keys):
             return None
-        return dict(zip(keys, series.runs))
+        return dict(zip(keys, series.timed_runs))
 
     base_rounds, other_rounds = by_round(base), by_round(other)
     if base_rounds is not None and other_rounds is not None:
         common = sorted(base_rounds.keys() & other_rounds.keys())
         return [(base_rounds[k], other_rounds[k]) for k in common]
-    return list(zip(base.runs, other.runs))
+    return list(zip(base.timed_runs, other.timed_runs))

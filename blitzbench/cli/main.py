@@ -16,7 +16,7 @@ import sys
 PROG = "blitzbench"
 # name: (module whose main(argv) runs it, what it does)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "report": ("blitzbench.analysis.report", "compare saved benchmark runs side by side (times and instruction counts)"),
+    "report": ("blitzbench.cli.report", "compare saved benchmark runs side by side (times and instruction counts)"),
     "matrix": ("blitzbench.matrix", "run tox environments in interleaved rounds; --verify: the checks in each"),
     "verification": ("blitzbench.analysis.verification", "the table of checks by torch release, from saved results"),
     "train": ("blitzbench.cli.train", "the chapter's image classifier, trained on real images (section 8)"),
