@@ -12,6 +12,7 @@ import warnings
 import pytest
 import torch
 
+from blitzbench.cli import modes as modes_command
 from blitzbench.measure import mode_check, modes
 from blitzbench.testing import compile_wrongly, exit_status
 from blitzbench.cases import Case
@@ -163,13 +164,13 @@ def test_the_reduce_overhead_code_path_runs_where_torch_skips_its_graphs():
     (["lenet-cpu-bs8-train_step-cudagraph"], "need a CUDA device"), (["lenet-cpu-bsx-train_step"], "not of the form"),
 ])
 def test_the_command_says_what_is_wrong_in_one_line(argv, says, capsys):
-    assert exit_status(mode_check.main, argv) == 2
+    assert exit_status(modes_command.main, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err, err
 
 
 def test_the_command_prints_each_case_against_its_tolerance(capsys):
-    assert mode_check.main(["chapter_net-cpu-bs4-forward-compiled"]) == 0
+    assert modes_command.main(["chapter_net-cpu-bs4-forward-compiled"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["case", "(its", "train_step)", "nearest"]
     row = table[2].split()
@@ -179,5 +180,5 @@ def test_the_command_prints_each_case_against_its_tolerance(capsys):
 
 def test_the_command_exits_1_when_a_mode_computes_something_else(monkeypatch, capsys):
     compile_wrongly(monkeypatch)
-    assert mode_check.main(["chapter_net-cpu-bs4-train_step-compiled"]) == 1
+    assert modes_command.main(["chapter_net-cpu-bs4-train_step-compiled"]) == 1
     assert capsys.readouterr().out.splitlines()[2].split()[-1] == "NO"

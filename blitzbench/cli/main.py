@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "matrix": ("blitzbench.matrix", "run tox environments in interleaved rounds; --verify: the checks in each"),
     "verification": ("blitzbench.analysis.verification", "the table of checks by torch release, from saved results"),
     "train": ("blitzbench.cli.train", "the chapter's image classifier, trained on real images (section 8)"),
-    "modes": ("blitzbench.measure.mode_check", "check cases in an execution mode against eager, with the tolerances"),
+    "modes": ("blitzbench.cli.modes", "check cases in an execution mode against eager, with the tolerances"),
     "fidelity": ("blitzbench.measure.fidelity", "the suite's median against an independent timing of the same work"),
     "distributed": ("blitzbench.distributed", "the training step under DistributedDataParallel, through torchrun"),
     "gpu-check": ("blitzbench.gpu.check", "on a machine with an NVIDIA GPU: the targets, fidelity, CUDA checks, quick set"),

@@ -27,7 +27,8 @@ PROG = "blitzbench modes"
 def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("cases", nargs="+", metavar="CASE",
-                   help=f"case ids in a mode other than eager ({ID_FORM}), such as lenet-cpu-bs1024-train_step-compiled")
+                   help=f"case ids in a mode other than eager, of the form {ID_FORM.split(',')[0]}, such as "
+                        "lenet-cpu-bs1024-train_step-compiled")
     texts = p.parse_args(argv).cases
     try:
         cases = [Case.parse(t) for t in texts]

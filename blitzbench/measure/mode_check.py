@@ -3,7 +3,8 @@
 :func:`verify` runs 3 training steps in a case's mode and 3 eager steps from the same seed, with
 TF32 off, and compares what the steps did to each parameter (see :func:`update_error`); the
 tolerance adds float32's rounding of the parameters and how far eager itself moves when its
-weights change by one rounding (:func:`sensitivity`). ``blitzbench modes CASE ...`` prints it.
+weights change by one rounding (:func:`sensitivity`). ``blitzbench modes CASE ...`` prints it
+(blitzbench.cli.modes).
 """
 
 from __future__ import annotations
@@ -165,41 +166,3 @@ def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
         f"for {case.dtype}, plus float32's rounding of the parameter, plus {SENSITIVITY_FACTOR}x "
         f"{c.eager_spread:.3g}, how far eager's own update moves when its weights move by float32 rounding)")
     return c.error
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``blitzbench modes CASE [CASE ...]``: each case's mode against eager, as a table
-    (the tensor nearest its tolerance, the error, the tolerance, their ratio); exit 1 when a case
-    fails, 2 on bad input."""
-    import sys
-
-    from tabulate import tabulate
-
-    from blitzbench.measure.devices import unavailable_reason
-    from reference_models import MODELS
-
-    from blitzbench.cli.args import OneLineParser
-
-    p = OneLineParser(prog="blitzbench modes", description="Each case's execution mode against eager, with the "
-                      "tensor nearest its tolerance; exit 1 when a case fails.")
-    p.add_argument("cases", nargs="+", metavar="CASE", help="case ids such as lenet-cpu-bs1024-train_step-compiled")
-    texts = p.parse_args(argv).cases
-    try:
-        cases = [Case.parse(t, models=tuple(MODELS)) for t in texts]
-        for case in cases:
-            if case.mode == "eager":
-                raise ValueError(f"case {case.id}: eager is the reference; accepted: a case in another mode")
-            if reason := case.unsupported_reason() or unavailable_reason(case.device):
-                raise ValueError(f"case {case.id}: {reason}")
-    except ValueError as error:
-        print(f"blitzbench modes: error: {error}", file=sys.stderr)
-        return 2
-    rows, failed = [], 0
-    for case in cases:
-        c = compare(dataclasses.replace(case, phase="train_step"))
-        failed += not c.ok
-        rows.append([case.id, c.parameter, f"{c.error:.2e}", f"{c.tolerance:.2e}", f"{c.eager_spread:.2e}",
-                     f"{c.error / c.tolerance:.2f}", "yes" if c.ok else "NO"])
-    print(tabulate(rows, headers=["case (its train_step)", "nearest tensor", "error", "tolerance", "eager's own spread",
-                                  "error / tolerance", "passes"], disable_numparse=True))
-    return 1 if failed else 0
