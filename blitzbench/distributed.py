@@ -319,18 +319,23 @@ def _failure(text: str) -> dict:
 
 
 def parse_args(argv=None):
-    from reference_models import MODELS
-    from blitzbench.cli.args import OneLineParser, whole_number as _int
+    from blitzbench.cases import MODEL_ORDER
+    from blitzbench.cli.args import OneLineParser, positive_float, whole_number as _int
 
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--nproc", type=_int, default=2, help="processes (ranks) on this machine (default: 2)")
-    p.add_argument("--model", choices=tuple(MODELS), default="chapter_net")
-    p.add_argument("--batch-size", type=_int, default=64, help="global batch, split evenly over the ranks (default: 64)")
+    p = OneLineParser(prog=PROG, description=__doc__)
+    p.add_argument("--nproc", type=_int, default=2, metavar="N", help="processes (ranks) on this machine (default: 2)")
+    p.add_argument("--model", choices=MODEL_ORDER, default="chapter_net", help="the network")
+    p.add_argument("--batch-size", type=_int, default=64, metavar="GLOBAL",
+                   help="global batch, split evenly over the ranks (default: 64)")
     p.add_argument("--backend", choices=BACKENDS, default="gloo", help="gloo (CPU) or nccl (one GPU per rank)")
-    p.add_argument("--steps", type=_int, default=20, help="SGD steps to verify, and then to time (default: 20)")
-    p.add_argument("--timed-steps", type=_int, default=50, help="training steps timed after the check (default: 50)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds before a run is stopped (default: 300)")
+    p.add_argument("--steps", type=_int, default=20, metavar="K",
+                   help="SGD steps to verify, and then to time (default: 20)")
+    p.add_argument("--timed-steps", type=_int, default=50, metavar="N",
+                   help="training steps timed after the check (default: 50)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="the parameters' and batches' dtype, which sets the tolerance")
+    p.add_argument("--timeout", type=positive_float, default=300.0, metavar="S",
+                   help="seconds before a run is stopped (default: 300)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one rank, as torchrun starts it
     p.add_argument("--plant-failure", type=_failure, default=None, metavar="RANK:STEP:raise|exit",

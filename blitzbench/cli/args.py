@@ -33,8 +33,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
+        # argparse lists choices as {a,b} itself unless a metavar stands in for them
+        shown_by_argparse = action.choices is not None and action.metavar is None
         accepted = action.choices if action.choices is not None else getattr(action.type, "accepted", None)
-        if accepted and not all(str(value) in text for value in accepted):
+        if accepted and not shown_by_argparse and not all(str(value) in text for value in accepted):
             text += f" (one of: {', '.join(map(str, accepted))})"
         if "default" not in text and _has_default(action.default):
             text += " (default: %(default)s)"
