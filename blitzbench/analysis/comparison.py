@@ -33,7 +33,7 @@ from blitzbench.kinds import CaseStats, case_name
 
 PAIRED = "paired rounds"
 SINGLE_RUN = "single run"
-COUNTED_TIMES = "times taken under instruction counting (--instructions) are left out of time comparisons"
+COUNTED_TIMES = "the times of runs that counted instructions (--instructions) are left out of time comparisons"
 
 
 @dataclass(frozen=True)
@@ -191,9 +191,9 @@ class Report:
 
 def _time_absent(base: Series, other: Series) -> str | None:
     if not other.timed_runs:
-        return f"{other.label}: every run was counted; {COUNTED_TIMES}"
+        return "every run of this series counted instructions"
     if not base.timed_runs:
-        return f"the baseline's runs were all counted; {COUNTED_TIMES}"
+        return "every run of the baseline counted instructions"
     return None
 
 

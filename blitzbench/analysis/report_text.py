@@ -29,10 +29,13 @@ def figure_text(figure: Figure | None) -> str:
 
 
 def count_text(per_call: float) -> str:
-    """Instructions per call, compactly: 28.1M, 151k, 950."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if per_call >= scale:
-            return f"{per_call / scale:.3g}{suffix}"
+    """Instructions per call to three figures: 28.0M, 2.82M, 151k, 950."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if per_call >= scale * 0.9995 or scale == 1:
+            value = per_call / scale
+            text = f"{value:.{max(0, 2 - len(str(int(value))) + 1)}f}"
+            if float(text) < 1000 or scale == 1e9:
+                return text + suffix
     return f"{per_call:.0f}"
 
 
@@ -50,10 +53,10 @@ def runs_line(series) -> str:
 def machine_lines(report: Report) -> list[str]:
     if len(report.machines) == 1:
         return [f"machine: {next(iter(report.machines))}"]
-    lines = [f"the runs come from {len(report.machines)} different machines (CPU model, GPU): a time ratio across "
-             "machines measures the machines, not the releases"]
+    lines = [f"the runs come from {len(report.machines)} different machines (CPU model, GPU): a time ratio "
+             "across machines measures the machines, not the releases"]
     for machine, labels in report.machines.items():
-        lines.append(f"  {machine}: {', '.join(labels)}")
+        lines.append(f"{machine}: {', '.join(labels)}")
     return lines
 
 
@@ -62,23 +65,37 @@ def side_title(report: Report, side: Side) -> str:
     what = [runs_line(s)]
     if side.time_absent is None and side.rounds:
         if verdicts.enough_rounds(side.rounds):
-            what.append(f"{side.rounds} paired rounds, interval coverage {paired_stats.coverage(side.rounds):.1%}")
+            what.append(f"{side.rounds} paired rounds with the baseline, interval coverage "
+                        f"{paired_stats.coverage(side.rounds):.1%}")
         else:
-            what.append(f"{_counts(side.rounds, 'paired round')}: too few for a time verdict "
+            what.append(f"{_counts(side.rounds, 'paired round')} with the baseline: too few for a time verdict "
                         f"({paired_stats.MIN_ROUNDS} or more needed)")
-    return f"{s.label} against {report.baseline.label}: {'; '.join(what)}"
+    if s.machine_identity != report.baseline.machine_identity:
+        what.append(f"another machine than the baseline's ({s.machine_identity})")
+    return '; '.join(what)
+
+
+def header_lines(report: Report) -> list[str]:
+    """What was compared: the machines (first when there are several), the baseline and why."""
+    base = report.baseline
+    lines = machine_lines(report) if len(report.machines) > 1 else []
+    lines.append(f"{len(report.series)} series; baseline: {base.label} ({shown(base.folder)}; {runs_line(base)}; "
+                 f"{report.baseline_reason or 'the oldest series'})")
+    if len(report.machines) == 1:
+        lines += machine_lines(report)
+    return lines
 
 
 def header(report: Report) -> str:
-    base = report.baseline
-    lines = []
-    if len(report.machines) > 1:
-        lines += machine_lines(report)
-    lines.append(f"{len(report.series)} series; baseline: {base.label} "
-                 f"({shown(base.folder)}; {runs_line(base)}; {report.baseline_reason or 'the oldest series'})")
-    if len(report.machines) == 1:
-        lines += machine_lines(report)
-    return "\n".join(lines)
+    return "\n".join(wrap(header_lines(report)))
+
+
+def wrap(lines: list[str], indent: str = "  ") -> list[str]:
+    """Each line cut at whole words to ``WIDTH``, its continuation indented."""
+    out = []
+    for line in lines:
+        out += textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return out
 
 
 def notes(report: Report) -> list[str]:
@@ -87,14 +104,15 @@ def notes(report: Report) -> list[str]:
     out = []
     if report.timed:
         out += [
-            "ratio: rate ÷ baseline rate (> 1: faster), the median over paired rounds; [interval]: its "
-            f"distribution-free {paired_stats.CONFIDENCE:.0%} interval (order statistics)",
+            "ratio: rate ÷ baseline rate (> 1: faster; time to accuracy: baseline seconds ÷ seconds), the median over "
+            f"paired rounds; [interval]: its distribution-free {paired_stats.CONFIDENCE:.0%} interval (order statistics)",
             f"verdict: faster / slower when the whole interval lies beyond ±{m:.0%}, same within, unclear when it "
             f"straddles; unclear (N runs) with fewer than {paired_stats.MIN_ROUNDS} paired rounds: one run per side "
             "cannot tell a release from the machine's drift",
         ]
     if any(s.counted_runs for s in report.series):
-        out.append(f"counted runs (--instructions): {COUNTED_TIMES}; their counts are compared")
+        out.append(f"counted runs: {COUNTED_TIMES}, as other work shared the cores while they ran; their counts are "
+                   "compared")
     if report.counted:
         out.append(f"instr.: Callgrind's instructions per call; instr. ratio: series ÷ baseline; more / fewer beyond "
                    f"±{mi:.1%}, same within; one run per side decides (counts do not drift), but they are not time")
@@ -104,20 +122,31 @@ def notes(report: Report) -> list[str]:
 def _wrapped(lines: list[str], prefix: str = "note: ") -> list[str]:
     out = []
     for line in lines:
-        out += textwrap.wrap(line, WIDTH, initial_indent=prefix, subsequent_indent=" " * len(prefix))
+        out += textwrap.wrap(line, WIDTH, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+                             break_on_hyphens=False)
     return out
 
 
-def _unit_groups(report: Report, side: Side) -> dict[str, list[tuple]]:
-    """The side's cases grouped by their figure's unit (samples/s, images/s, s to accuracy)."""
+def _time_keys(report: Report, side: Side) -> list[tuple]:
+    """The cases either side timed (a case only one of them ran shows as missing)."""
+    if not side.times:
+        return []
+    return [k for k in report.keys
+            if any(k in r.cases for s in (side.series, report.baseline) for r in s.timed_runs)]
+
+
+def _count_keys(report: Report, side: Side) -> list[tuple]:
+    if not side.counts:
+        return []
+    return [k for k in report.keys if any(k in r.instructions for s in (side.series, report.baseline) for r in s.runs)]
+
+
+def _by_unit(report: Report, side: Side, keys: list[tuple]) -> dict[str, list[tuple]]:
+    """Cases grouped by their figure's unit (samples/s, images/s, s to accuracy)."""
     groups: dict[str, list[tuple]] = {}
-    for key in report.keys:
-        in_either = any(key in r.cases for s in (side.series, report.baseline) for r in s.runs)
-        if key not in side.times and key not in side.counts and not in_either:
-            continue
+    for key in keys:
         figure = report.figure(side.series, key) or report.figure(report.baseline, key)
-        unit = figure.unit if figure else "instructions"
-        groups.setdefault(unit, []).append(key)
+        groups.setdefault(figure.unit if figure else "samples/s", []).append(key)
     return groups
 
 
@@ -161,19 +190,26 @@ def _table(report: Report, side: Side, unit: str, keys: list[tuple], with_time: 
 
 
 def _side_tables(report: Report, side: Side, fmt: str) -> list[str]:
-    """A table per unit of the side's cases; time and counts side by side, or one under the other
-    where together they would not fit ``WIDTH``."""
-    with_time, with_counts = bool(side.times), bool(side.counts)
+    """A table per unit of the cases timed, the instruction counts beside them where that fits
+    ``WIDTH``, else a table of counts under them."""
+    time_keys, count_keys = _time_keys(report, side), _count_keys(report, side)
+    if time_keys and count_keys:
+        groups = list(_by_unit(report, side, list(dict.fromkeys(time_keys + count_keys))).items())
+        together = [_table(report, side, unit, keys, True, True, n == len(groups) - 1, fmt)
+                    for n, (unit, keys) in enumerate(groups)]
+        if max(len(line) for table in together for line in table.splitlines()) <= WIDTH:
+            return together
     out = []
-    groups = list(_unit_groups(report, side).items())
-    for n, (unit, keys) in enumerate(groups):
-        last = n == len(groups) - 1
-        table = _table(report, side, unit, keys, with_time, with_counts, last, fmt)
-        if with_time and with_counts and max(map(len, table.splitlines())) > WIDTH:
-            out += [_table(report, side, unit, keys, True, False, last, fmt),
-                    _table(report, side, unit, keys, False, True, last, fmt)]
-        else:
-            out.append(table)
+    groups = list(_by_unit(report, side, time_keys).items())
+    out += [_table(report, side, unit, keys, True, False, n == len(groups) - 1, fmt)
+            for n, (unit, keys) in enumerate(groups)]
+    if count_keys:
+        out.append(_table(report, side, "", count_keys, False, True, True, fmt))
+    return out
+
+
+def _verdict_lines(report: Report, side: Side) -> list[str]:
+    out = []
     if side.times and side.summary:
         counts = side.summary.counts
         out.append("time verdicts: " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none"))
@@ -181,7 +217,7 @@ def _side_tables(report: Report, side: Side, fmt: str) -> list[str]:
         counts = side.count_summary.counts
         out.append("instruction verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
     if side.time_absent:
-        out.append(f"time: not compared; {side.time_absent}")
+        out.append("\n".join(wrap([f"time: not compared: {side.time_absent}"])))
     if not side.times and not side.counts and not side.time_absent:
         out.append("no case in common with the baseline")
     return out
@@ -191,18 +227,24 @@ def render(report: Report, fmt: str = "simple") -> str:
     """The header, one block per compared series, the notes; Markdown headings for github/pipe."""
     markdown = fmt in ("github", "pipe")
     lines = []
-    head = header(report).splitlines()
-    lines.append("  \n".join(head) if markdown else "\n".join(head))
+    head = header_lines(report)
+    lines += [f"- {line}" for line in head] if markdown else [header(report)]
+    if markdown:
+        lines = wrap(lines)
     for side in report.others():
-        title = side_title(report, side)
-        lines += ["", f"### {title}" if markdown else "\n".join(textwrap.wrap(title, WIDTH)), ""]
+        details = side_title(report, side)
+        if markdown:
+            lines += ["", f"### {side.series.label}", "", *wrap([details], ""), ""]
+        else:
+            lines += ["", *wrap([f"{side.series.label}: {details}"]), ""]
         lines.append("\n\n".join(_side_tables(report, side, fmt)))
+        lines += ["", *_verdict_lines(report, side)]
     if not report.sides:
         lines += ["", "only one series: nothing to compare it with"]
     note_lines = notes(report)
     if note_lines:
         lines.append("")
-        lines += [f"- {n}" for n in note_lines] if markdown else _wrapped(note_lines)
+        lines += wrap([f"- {n}" for n in note_lines]) if markdown else _wrapped(note_lines)
     return "\n".join(lines)
 
 

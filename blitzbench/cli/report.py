@@ -152,8 +152,7 @@ def main(argv=None) -> int:
                                          why)
         if report.sides and not any(side.times or side.counts or side.time_absent for side in report.others()):
             raise BadInput(f"the runs have no case in common with the baseline ({baseline.label}); nothing to compare")
-        for note in notes:
-            print(f"{PROG}: {note}", file=sys.stderr)
+        _print_skipped(notes)
         print(report_text.render_wide(report, args.format) if args.wide else report_text.render(report, args.format))
         if args.cuda_vs_cpu:
             from blitzbench.analysis.summary_table import throughput_table
@@ -194,6 +193,16 @@ def main(argv=None) -> int:
                       file=sys.stderr)
             return 1
     return 0
+
+
+def _print_skipped(notes: list[str]) -> None:
+    """What collect skipped, in one line: how many files, and the first few."""
+    if not notes:
+        return
+    names = [note.removeprefix("skipped ").split(":", 1)[0] for note in notes]
+    shown_names = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+    print(f"{PROG}: skipped {len(names)} .json file{'s' * (len(names) != 1)} that hold no benchmark run "
+          f"({shown_names})", file=sys.stderr)
 
 
 def _verification(path: Path) -> dict:

@@ -206,6 +206,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "calls_per_repeat": f"1 to {instructions.MAX_CALLS_PER_REPEAT}, about {instructions.BLOCK_SECONDS * 1000:g} ms "
                             "of the case's timed calls (instructions_calls_per_repeat per case)",
         "counting_seconds": round(result.seconds, 1), "counting_processes": result.jobs,
+        "times_compared": False,
+        "times_note": "this run counted instructions: its times compare with no other run's "
+                      "(blitzbench report compares its counts only)",
     }
 
 
