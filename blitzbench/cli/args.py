@@ -184,13 +184,13 @@ def check_output_folder(option: str, path: Path, empty: bool = False) -> None:
     it is a file or inside one, and, with ``empty``, if it already holds anything (files there are
     never overwritten: accepted then is a new or empty folder)."""
     path = Path(path)
+    accepted = "a new or empty folder" if empty else "a folder (new, or one that exists)"
     if path.exists() and not path.is_dir():
-        raise BadInput(f"{option} {shown(path)}: is a file; accepted: a folder (new, or one that exists)")
+        raise BadInput(f"{option} {shown(path)}: is a file; accepted: {accepted}")
     for parent in path.resolve().parents:
         if parent.exists():
             if not parent.is_dir():
                 raise BadInput(f"{option} {shown(path)}: {shown(parent)} is a file, not a folder")
             break
     if empty and path.is_dir() and any(path.iterdir()):
-        raise BadInput(f"{option} {shown(path)}: holds files already, which are never overwritten; "
-                       "accepted: a new or empty folder")
+        raise BadInput(f"{option} {shown(path)}: holds files already, which are never overwritten; accepted: {accepted}")

@@ -19,8 +19,10 @@ fails the check; every step's time and exit status are logged. Before the steps:
 in ``.whl/`` (``make gpu-wheels``, for machines with no package registry) are installed into
 :data:`SITE` for the run, and the preflight checks that every module the suite imports can be
 found and that torch sees a CUDA device. Writes the runs' JSON and Markdown, fidelity.json,
-nvidia-smi.csv and gpu-check.log into ``--out`` (default: the folder in the OUT environment variable when set, else
-``results/gpu-check_<GPU name>/``): seven files.
+nvidia-smi.csv and gpu-check.log into ``--out`` (default: the folder in the OUT environment variable
+when set, else ``results/gpu-check_<GPU name>/`` in the current folder): seven files. That folder
+must be new or empty, so that an earlier check's results are never overwritten (checked before
+anything runs). Exit status 0 when every step passed, 1 when one failed, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blitzbench import ROOT
-from blitzbench.cli.args import OneLineParser, positive_int
+from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, positive_int
 from blitzbench.gpu.preflight import problem
 
 PROG = "blitzbench gpu-check"
@@ -187,17 +189,33 @@ def gpu_folder_name() -> str:
     return "gpu-check_" + torch.cuda.get_device_name(0).replace(" ", "-")
 
 
+def chosen_out(out: Path | None) -> tuple[Path | None, str]:
+    """The folder asked for (--out, else $OUT; None: the default, named after the GPU) and the
+    option that named it."""
+    if out is not None:
+        return out, "--out"
+    if os.environ.get("OUT"):
+        return Path(os.environ["OUT"]), "OUT"
+    return None, "--out"
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the results go (default: the folder in the OUT environment variable when set, else "
-                        "results/gpu-check_<GPU name>/)")
+                   help="a new or empty folder for the results (default: the folder in the OUT environment variable "
+                        "when set, else results/gpu-check_<GPU name>/ in the current folder)")
     p.add_argument("--budget", type=positive_int, default=BUDGET_S, metavar="S",
                    help=f"seconds for all the steps together (default: {BUDGET_S})")
     args = p.parse_args(argv)
     reserved = sum(step.reserve_s for step in STEPS)
     if args.budget <= reserved:
         p.error(f"--budget {args.budget}: the steps reserve {reserved} s; accepted: more than {reserved}")
+    out, option = chosen_out(args.out)
+    try:
+        if out is not None:
+            check_output_folder(option, out, empty=True)
+    except BadInput as error:
+        p.error(str(error))
     failed = install_wheels(sys.executable)
     if failed:
         print(failed, file=sys.stderr)
@@ -212,7 +230,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else ROOT / "results" / gpu_folder_name())
+    if out is None:
+        out = Path("results") / gpu_folder_name()
+        try:
+            check_output_folder(option, out, empty=True)
+        except BadInput as error:
+            p.error(str(error))
+    out = out.resolve()  # the steps run in the suite's checkout
     out.mkdir(parents=True, exist_ok=True)
     if shutil.which("nvidia-smi"):
         query = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit",
