@@ -209,14 +209,21 @@ class Series:
 
 def group_series(runs: list[Run]) -> list[Series]:
     """Runs grouped into series: by the series blitzbench.matrix recorded, else a file named on its
-    own by itself, else by folder; within that by torch version, devices and machine. Series in
-    order of their first run."""
+    own by itself, else the runs straight in a folder named on the command line, else by the name
+    of the folder they sit in (so ``results/tox/torch24`` and ``results/tox/instructions/torch24``
+    are one series); within that by torch version, devices and machine. Series in order of their
+    first run."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         recorded = run.matrix_record.get("series")
-        name = str(recorded or (run.path.resolve() if run.named else run.path.parent.resolve()))
-        if not recorded and run.root is not None and run.path.parent.resolve() == run.root.resolve():
-            name = ""  # runs straight in a folder named on the command line: named by their release
+        if recorded:
+            name = str(recorded)
+        elif run.named:
+            name = str(run.path.resolve())
+        elif run.root is not None and run.path.parent.resolve() == run.root.resolve():
+            name = NAMED_FOLDER + str(run.root.resolve())  # runs straight in a folder named on the command line
+        else:
+            name = run.path.parent.name  # a tox env's folder, wherever it sits (timed and counted runs meet)
         groups.setdefault((name, run.torch_version, tuple(run.devices), run.machine), []).append(run)
     series = [Series(_series_name(name) or f"torch {version} {'+'.join(devices)}".strip(), version, devices, machine,
                      sorted(members, key=lambda r: r.datetime))
@@ -226,8 +233,14 @@ def group_series(runs: list[Run]) -> list[Series]:
     return series
 
 
+NAMED_FOLDER = "\0"
+
+
 def _series_name(name: str) -> str:
-    """A folder's or a named file's name (a file's without .json); a recorded series as it is."""
+    """A folder's or a named file's name (a file's without .json); a recorded series as it is;
+    empty for runs straight in a folder named on the command line (they are named by release)."""
+    if name.startswith(NAMED_FOLDER):
+        return ""
     if "/" not in name:
         return name
     path = Path(name)
