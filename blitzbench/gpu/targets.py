@@ -3,7 +3,7 @@
     blitzbench gpu-targets DIR
 
 DIR holds the runs (pytest-benchmark JSON) and ``fidelity.json`` that ``blitzbench gpu-check`` wrote.
-The targets (set for one H100 as lent here; the suite's own figures, so a run on another GPU is
+The targets (set for one H100; the suite's own figures, so a run on another GPU is
 judged against the same numbers and says which GPU it was):
 
   lenet train_step, batch 64, cudagraph     at least 200,000 images/s
@@ -14,7 +14,7 @@ judged against the same numbers and says which GPU it was):
 Each measurement found is a row of its own (a case timed in two runs is judged twice); a target
 with nothing to judge says so. The exit status is 0 whether targets are met or missed (a missed
 target is a finding to report, not a broken check); 2 on bad input (no such folder, no runs).
-Torch-free.
+It only reads: nothing is written. Torch-free.
 """
 
 from __future__ import annotations
@@ -116,8 +116,9 @@ def report(folder: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="blitzbench gpu-targets", description="The GPU targets, from what gpu-check saved.")
-    p.add_argument("folder", type=Path, metavar="DIR", help="the folder blitzbench gpu-check wrote")
+    p = OneLineParser(prog="blitzbench gpu-targets", description=__doc__)
+    p.add_argument("folder", type=Path, metavar="DIR",
+                   help="the folder blitzbench gpu-check wrote (its --out: $OUT, or results/gpu-check_<GPU name>/)")
     folder = p.parse_args(argv).folder
     try:
         print(report(folder))
