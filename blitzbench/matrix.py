@@ -310,7 +310,8 @@ def main(argv=None) -> int:
                         "counts, which do not drift")
     p.add_argument("--verify", action="store_true",
                    help="run the verification of torch (bench/'s checks, each benchmark once untimed) in each "
-                        "environment, instead of the benchmarks, and print the table of checks by release")
+                        "environment, instead of the benchmarks; then print the table of checks by release and save it as "
+                        "DIR/verification.md and .json")
     p.add_argument("--harness-tests", action="store_true",
                    help="with --verify: run the harness's own tests (tests/) in each environment too")
     p.add_argument("--results-dir", type=Path, default=verification.DEFAULT_FOLDER, metavar="DIR",
