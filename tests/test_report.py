@@ -58,13 +58,13 @@ def test_one_run_per_side_is_unclear_whatever_the_ratio(tmp_path, capsys):
 
 def test_runs_are_matched_by_case_and_a_missing_case_shows(tmp_path, capsys):
     a = make_run(tmp_path / "a.json")
-    b = make_run(tmp_path / "b.json", "2.12.1", "2026-11-28T10:00:00", cases=(("chapter_net", "forward", 4),))
+    b = make_run(tmp_path / "b.json", "2.15.0", "2026-11-28T10:00:00", cases=(("chapter_net", "forward", 4),))
     assert report.main([str(a), str(b)]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("chapter_net", "lenet"))}
     assert "1.00" in rows["chapter_net-cpu-bs4-forward"] and "unclear (1 run)" in rows["chapter_net-cpu-bs4-forward"]
     assert "missing" in rows["lenet-cpu-bs64-step"]
-    assert "geometric mean" in out and "torch 2.12.1" in out
+    assert "geometric mean" in out and "torch 2.15.0" in out
 
 
 def test_a_saved_run_30_percent_slower_fails_at_10_percent(tmp_path, capsys):

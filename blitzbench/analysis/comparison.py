@@ -209,12 +209,13 @@ def machines_of(series: list[Series]) -> dict[str, list[str]]:
 
 def choose_baseline(series: list[Series], spec: str | None) -> tuple[Series, str]:
     """--baseline: a series' name (a tox env), a run's path or a series' folder, or a torch version
-    (the first series of it); by default the oldest series of the machine with the most runs."""
+    (the first series of it); by default the first series (the lowest release, of one release the
+    oldest) of the machine with the most runs."""
     if spec is None:
         majority = next(iter(machines_of(series)))
         chosen = next(s for s in series if s.machine_identity == majority)
-        why = "the oldest series" + (f" of the machine with the most runs ({majority})"
-                                     if len(machines_of(series)) > 1 else "")
+        why = "the lowest release" + (f" of the machine with the most runs ({majority})"
+                                      if len(machines_of(series)) > 1 else "")
         return chosen, why
     for s in series:
         if spec in (s.name, s.label):

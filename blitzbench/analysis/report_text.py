@@ -29,14 +29,8 @@ def figure_text(figure: Figure | None) -> str:
 
 
 def count_text(per_call: float) -> str:
-    """Instructions per call to three figures: 28.0M, 2.82M, 151k, 950."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
-        if per_call >= scale * 0.9995 or scale == 1:
-            value = per_call / scale
-            text = f"{value:.{max(0, 2 - len(str(int(value))) + 1)}f}"
-            if float(text) < 1000 or scale == 1e9:
-                return text + suffix
-    return f"{per_call:.0f}"
+    """Instructions per call, whole: 27,578,864."""
+    return f"{per_call:,.0f}"
 
 
 def _counts(n: int, noun: str) -> str:
@@ -80,7 +74,7 @@ def header_lines(report: Report) -> list[str]:
     base = report.baseline
     lines = machine_lines(report) if len(report.machines) > 1 else []
     lines.append(f"{len(report.series)} series; baseline: {base.label} ({shown(base.folder)}; {runs_line(base)}; "
-                 f"{report.baseline_reason or 'the oldest series'})")
+                 f"{report.baseline_reason or 'the lowest release'})")
     if len(report.machines) == 1:
         lines += machine_lines(report)
     return lines
@@ -215,7 +209,7 @@ def _verdict_lines(report: Report, side: Side) -> list[str]:
         out.append("time verdicts: " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none"))
     if side.counts:
         counts = side.count_summary.counts
-        out.append("instruction verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
+        out.append("instruction verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     if side.time_absent:
         out.append("\n".join(wrap([f"time: not compared: {side.time_absent}"])))
     if not side.times and not side.counts and not side.time_absent:

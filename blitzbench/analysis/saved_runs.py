@@ -25,6 +25,7 @@ A series' machine, for telling machines apart, is its CPU model and GPU.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -211,8 +212,8 @@ def group_series(runs: list[Run]) -> list[Series]:
     """Runs grouped into series: by the series blitzbench.matrix recorded, else a file named on its
     own by itself, else the runs straight in a folder named on the command line, else by the name
     of the folder they sit in (so ``results/tox/torch24`` and ``results/tox/instructions/torch24``
-    are one series); within that by torch version, devices and machine. Series in order of their
-    first run."""
+    are one series); within that by torch version, devices and machine. Series in release order,
+    and of one release in order of their first run."""
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
         recorded = run.matrix_record.get("series")
@@ -228,12 +229,23 @@ def group_series(runs: list[Run]) -> list[Series]:
     series = [Series(_series_name(name) or f"torch {version} {'+'.join(devices)}".strip(), version, devices, machine,
                      sorted(members, key=lambda r: r.datetime))
               for (name, version, devices, machine), members in groups.items()]
-    series.sort(key=lambda s: s.first_datetime)
+    series.sort(key=lambda s: (release_order(s.torch_version), s.first_datetime))
     _label(series)
     return series
 
 
 NAMED_FOLDER = "\0"
+
+
+def release_order(version: str) -> tuple[int, ...]:
+    """A torch version as numbers for ordering ("2.14.1+cu130" -> (2, 14, 1)); () when unknown."""
+    numbers = []
+    for part in version.split("+", 1)[0].split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
 
 
 def _series_name(name: str) -> str:

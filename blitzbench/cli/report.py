@@ -23,8 +23,8 @@ Instruction counts: per case, instructions per call ÷ the baseline's; more / fe
 --min-change-instructions, same within; one run per side decides (counts do not drift).
 --explain CASE with two PATHs lists the functions whose counts changed most in that case.
 
-Runs from different machines (CPU model, GPU) are said to be so first, and the default baseline
-is the oldest series of the machine with the most runs.
+Series are shown in release order. Runs from different machines (CPU model, GPU) are said to be
+so first, and the default baseline is the lowest release of the machine with the most runs.
 
 --fail-on-regression PCT exits 1 naming each case whose median time is more than PCT percent
 above the baseline's (the ratio of medians, as pytest-benchmark's compare-fail), whatever the
@@ -87,7 +87,7 @@ def parser() -> OneLineParser:
     p.add_argument("paths", nargs="*", type=Path, default=[Path("results")], metavar="PATH",
                    help="saved runs or folders of them (default: results)")
     p.add_argument("--baseline", default=None, help="a series' name (a tox env), a run's path or a torch version "
-                   "(default: the oldest series of the machine with the most runs)")
+                   "(default: the lowest release of the machine with the most runs)")
     p.add_argument("--format", type=_format, default="simple", metavar="FMT",
                    help=f"table format, one of {', '.join(TABLE_FORMATS)} (default: simple; github for Markdown)")
     p.add_argument("--wide", action="store_true", help="one row per case with every series side by side "
