@@ -53,7 +53,7 @@ from pathlib import Path
 
 from blitzbench import ROOT
 from blitzbench.analysis import verification
-from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, shown
+from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, check_outputs, shown
 from blitzbench.analysis.paired_stats import MIN_ROUNDS
 
 PROG = "blitzbench matrix"
@@ -339,6 +339,10 @@ def main(argv=None) -> int:
             verification.check_table_paths(args.results_dir, "--results-dir")
         tox = find_tox(args.tox)
         envs = parse_envs(args.envs, list_envs(tox))
+        if args.verify:  # each environment's JUnit XML, replaced when its run ends
+            for env in envs:
+                check_outputs({"--results-dir": args.results_dir / env / verification.RESULT_FILE},
+                              suffixes={"--results-dir": (".xml",)})
     except BadInput as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

@@ -80,6 +80,17 @@ def test_matrix_verify_never_writes_its_table_over_a_saved_run(tox_results, save
     assert snapshot(tox_results) == before
 
 
+def test_matrix_verify_never_replaces_a_folder_by_an_environments_results(tmp_path):
+    """Each environment's verification.xml is checked before any environment is created."""
+    (tmp_path / "results" / "torch24" / "verification.xml").mkdir(parents=True)
+    calls = tmp_path / "calls.jsonl"
+    fake_tox = f"{sys.executable} {ROOT / 'tests' / 'tools' / 'fake_tox.py'}"
+    done = blitzbench("matrix", "torch24", "--verify", "--results-dir", tmp_path / "results", "--tox", fake_tox,
+                      env={"FAKE_TOX_ENVS": "torch24", "FAKE_TOX_CALLS": str(calls)})
+    assert_refused(done, "torch24/verification.xml: is a folder")
+    assert not calls.exists() and (tmp_path / "results" / "torch24" / "verification.xml").is_dir()
+
+
 def test_matrix_results_dir_is_never_a_file(saved_run):
     before = saved_run.read_bytes()
     assert_refused(blitzbench("matrix", "torch24", "--results-dir", saved_run), "is a file; accepted: a folder")
