@@ -4,8 +4,9 @@
     blitzbench --help              the subcommands
     blitzbench SUBCOMMAND --help   one subcommand's options
 
-A subcommand's module is imported only when it runs, so the torch-free ones (report, matrix,
-verification, gpu-targets) work where torch is not installed (tox -e report).
+A subcommand's module is imported only when it runs, and imports torch only once its options are
+read: every ``--help`` and every bad option answers without torch, and the torch-free subcommands
+(report, matrix, verification, gpu-targets) work where torch is not installed (tox -e report).
 """
 
 from __future__ import annotations
