@@ -1,4 +1,4 @@
-"""--instructions: Callgrind counts per case, compared by blitzbench.analysis.report, explained by --explain.
+"""--instructions: Callgrind counts per case, compared by blitzbench report, explained by --explain.
 
 The proofs the issue asks for, on real counted runs (valgrind is on these machines; where it is
 not, they skip with the reason): the same release counted twice agrees within 0.5% with no

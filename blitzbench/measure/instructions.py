@@ -19,7 +19,7 @@ How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
   written out as its own dump.
 * The timing run reads the dumps (:func:`summarise`): instructions per call = (block - baseline)
   / calls, the median over repeats, their spread = (max - min) / median; and, for
-  ``blitzbench.analysis.report --explain``, each function's exclusive and inclusive count per call in the
+  ``blitzbench report --explain``, each function's exclusive and inclusive count per call in the
   median repeat, kept beside the saved run (:func:`save_profiles`).
 """
 
