@@ -5,7 +5,7 @@
     blitzbench SUBCOMMAND --help   one subcommand's options
 
 A subcommand's module is imported only when it runs, and imports torch only once its options are
-read: every ``--help`` and every bad option answers without torch, and the torch-free subcommands
+read: every ``--help``, and every value of the wrong form, answers without torch; the torch-free subcommands
 (report, matrix, verification, gpu-targets) work where torch is not installed (tox -e report).
 """
 
