@@ -83,7 +83,7 @@ def _top(text: str) -> int:
 
 
 def parser() -> OneLineParser:
-    p = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("paths", nargs="*", type=Path, default=[Path("results")], metavar="PATH",
                    help="saved runs or folders of them (default: results)")
     p.add_argument("--baseline", default=None, help="a series' name (a tox env), a run's path or a torch version "
