@@ -42,6 +42,7 @@ COUNT_CLIP = 0.05  # the instruction heat map's at ±5%
 EXPLAIN_CASES = 8  # per compared series, the cases with the largest count changes explained
 EXPLAIN_TOP = 10  # functions per table
 MISSING = "missing"
+DECIDED = (verdicts.FASTER, verdicts.SLOWER, verdicts.MORE, verdicts.FEWER)  # printed bold in the cells
 NO_BASELINE = "no baseline"
 
 # ColorBrewer's RdBu, red end first: red is worse (slower, more instructions), blue better.
@@ -142,7 +143,8 @@ def _heatmap_svg(prefix: str, rows: list[str], columns: list[str], cells: list[l
             text = cell.text
             if text and _text_width(text) <= cell_w - 6:
                 ink = "#ffffff" if abs(cell.position) > 0.62 and not cell.pale and not blank else "#1a1a1a"
-                weight = ' font-weight="600"' if cls == "gm" else ""
+                decided = verdicts.kind(cell.verdict) in DECIDED
+                weight = ' font-weight="700"' if cls == "gm" or decided else ""
                 out.append(f'<text class="val" x="{x + (cell_w - 1) / 2:.1f}" y="{y + CELL_H / 2 + 4:.1f}" '
                            f'text-anchor="middle" fill="{ink}"{weight}>{_e(text)}</text>')
     out.append("</svg>")
@@ -215,7 +217,7 @@ def _time_cell(report: Report, side: Side, key: tuple) -> _Cell:
         return _Cell(verdict, title=f"{name}\n{label}\n{verdict}: {why}")
     rounds = f"{c.rounds} paired round{'s' * (c.rounds != 1)}"
     title = (f"{name}\n{label}\nratio {c.interval_text} (rate ÷ baseline rate; > 1 faster)\n"
-             f"verdict: {c.verdict} ({rounds})")
+             f"verdict: {c.verdict}\n{rounds}")
     return _Cell(c.verdict, c.ratio, f"{c.ratio:.2f}", title, time_position(c.ratio),
                  pale=c.verdict.startswith(f"{verdicts.UNCLEAR} ("))
 
@@ -251,26 +253,35 @@ def _count_summary(side: Side) -> _Cell:
                  f"verdict: {cs.verdict}", count_position(cs.ratio))
 
 
+def _absent_list(sides: list[Side]) -> str:
+    """Why these series' times are not compared, one item per reason with the series it holds for."""
+    reasons: dict[str, list[str]] = {}
+    for side in sides:
+        reasons.setdefault(side.time_absent or "no timed round paired with the baseline's", []).append(
+            side.series.label)
+    return '<ul class="note">' + "".join(f"<li>{_e(', '.join(labels))}: {_e(why)}</li>"
+                                         for why, labels in reasons.items()) + "</ul>"
+
+
 def time_section(report: Report) -> str:
     sides, keys = time_sides(report), time_keys(report)
     parts = ['<section id="time-heatmap"><h2>Time: rate ÷ baseline rate</h2>']
     if not sides or not keys:
-        why = [side.time_absent for side in report.others() if side.time_absent]
-        parts.append(f'<p class="none">No time is compared{": " + _e(why[0]) if why else ""}.</p></section>')
+        parts.append(f'<p class="none">No time is compared.</p>{_absent_list(report.others())}</section>')
         return "".join(parts)
     parts.append(f'<p>Each cell: the median over paired rounds of the series\' rate ÷ the baseline\'s '
                  f'({_e(report.baseline.label)}); above 1 is faster. Blue faster, red slower, log scale, full colour '
-                 f'from ±{TIME_CLIP:.0%}; pale and hatched: unclear, too few runs for a verdict; hover a cell for '
-                 f'its interval and verdict.</p>')
+                 f'from ±{TIME_CLIP:.0%}; bold: faster or slower (the whole interval beyond '
+                 f'±{report.min_change:.0%}); pale and hatched: unclear, too few runs for a verdict; hover a cell '
+                 f'for its interval and verdict.</p>')
     cells = [[_time_cell(report, side, k) for side in sides] for k in keys]
     svg = _heatmap_svg("time", [case_name(k) for k in keys], [side.series.label for side in sides], cells,
                        [_time_summary(side) for side in sides])
     parts.append(f'<div class="scroll">{svg}</div>')
     parts.append(_legend_svg("time", TIME_CLIP, "slower", "faster", time_position, ".2f", "unclear (N runs)"))
     left_out = [side for side in report.others() if side not in sides]
-    for side in left_out:
-        parts.append(f'<p class="note">Not in the map: {_e(side.series.label)}: '
-                     f'{_e(side.time_absent or "no timed round paired with the baseline")}.</p>')
+    if left_out:
+        parts.append(f'<p class="note">Not in the map:</p>{_absent_list(left_out)}')
     parts.append("</section>")
     return "".join(parts)
 
@@ -285,8 +296,8 @@ def count_section(report: Report) -> str:
                      f'({_e(report.baseline.label)}) or the other series have none.</p></section>')
         return "".join(parts)
     parts.append(f'<p>Each cell: Callgrind\'s instructions per call of the series ÷ the baseline\'s. Red more, blue '
-                 f'fewer, log scale, full colour from ±{COUNT_CLIP:.0%}; more / fewer beyond '
-                 f'±{report.min_change_instructions:.1%}, same within. Counts are not time.</p>')
+                 f'fewer, log scale, full colour from ±{COUNT_CLIP:.0%}; bold: more or fewer (beyond '
+                 f'±{report.min_change_instructions:.1%}), else same. Counts are not time.</p>')
     cells = [[_count_cell(side, k) for side in sides] for k in keys]
     svg = _heatmap_svg("instr", [case_name(k) for k in keys], [side.series.label for side in sides], cells,
                        [_count_summary(side) for side in sides])
@@ -533,7 +544,8 @@ td.num, span.num { font-variant-numeric: tabular-nums; }
 td.num { text-align: right; white-space: nowrap; }
 td.up { color: #b2182b; } td.down { color: #2166ac; }
 .bad { color: #b2182b; font-weight: 600; }
-td.fn { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; word-break: break-all; max-width: 760px; }
+td.fn { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; word-break: break-all;
+        max-width: 760px; }
 table.known-bugs td:nth-child(3) { max-width: 520px; }
 details { margin: 6px 0; border: 1px solid #e4e4e4; border-radius: 4px; padding: 4px 10px; }
 details[open] { background: #fcfcfc; }
