@@ -137,7 +137,7 @@ def _tox_report_commands() -> list[list[str]]:
     config = configparser.ConfigParser(interpolation=None)
     config.read(ROOT / "tox.ini")
     lines = [line.strip() for line in config["testenv:report"]["commands"].splitlines() if line.strip()]
-    return [shlex.split(line)[3:] for line in lines]  # after `python -m blitzbench report`
+    return [shlex.split(line)[4:] for line in lines]  # after `python -m blitzbench report`
 
 
 def test_the_committed_reports_are_what_the_code_makes_now(tmp_path, capsys, at_root):

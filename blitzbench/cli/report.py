@@ -201,7 +201,8 @@ def _print_skipped(notes: list[str]) -> None:
         return
     names = [note.removeprefix("skipped ").split(":", 1)[0] for note in notes]
     shown_names = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
-    print(f"{PROG}: skipped {len(names)} .json file{'s' * (len(names) != 1)} that hold no benchmark run "
+    one = len(names) == 1
+    print(f"{PROG}: skipped {len(names)} .json file{'' if one else 's'} that hold{'s' if one else ''} no benchmark run "
           f"({shown_names})", file=sys.stderr)
 
 
