@@ -18,6 +18,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 OUTPUT_OPTIONS = ("--json", "--csv", "--markdown", "--plot", "--html")
 PLACEHOLDER = re.compile(r"^\[?[A-Z][A-Z0-9_]*(\.[a-z]+)?\]?$|\.\.\.")  # OLD.json, A, CASE, [PATH, ...
 
+COUNTS = "results/tox/instructions"
 # command as the pages show it -> the figures they quote from its output (verbatim)
 QUOTED = {
     "blitzbench report": [],
@@ -30,6 +31,17 @@ QUOTED = {
     "blitzbench report results/tox/instructions --baseline torch24": [
         "1.0154", "1.0285", "1.0097", "1.0095"],
     "blitzbench report results/tox --baseline torch24 --html report.html --verification results/tox/verification.json": [],
+    f"blitzbench report {COUNTS}/torch24 {COUNTS}/torch26 --explain chapter_net-cpu-bs4-backward": [
+        "+51,080", "+1.42%", "+37,544", "+1.04%", "+26,208"],
+    f"blitzbench report {COUNTS}/torch28 {COUNTS}/torch210 --explain chapter_net-cpu-bs4-step": [
+        "+35,790", "+33,940", "+16.7%"],
+    f"blitzbench report {COUNTS}/torch28 {COUNTS}/torch210 --explain chapter_net-cpu-bs64-forward": ["+364,170"],
+    f"blitzbench report {COUNTS}/torch210 {COUNTS}/torch211 --explain chapter_net-cpu-bs4-step": [
+        "-18,274", "-2.37%"],
+    f"blitzbench report {COUNTS}/torch212 {COUNTS}/torch214 --explain chapter_net-cpu-bs4-step": [
+        "-27,122", "-27,082", "-3.68%"],
+    f"blitzbench report {COUNTS}/torch212 {COUNTS}/torch214 --explain chapter_net-cpu-bs4-backward": [
+        "+21,039", "+20,562"],
 }
 
 
@@ -137,7 +149,8 @@ def _tox_report_commands() -> list[list[str]]:
     config = configparser.ConfigParser(interpolation=None)
     config.read(ROOT / "tox.ini")
     lines = [line.strip() for line in config["testenv:report"]["commands"].splitlines() if line.strip()]
-    return [shlex.split(line)[4:] for line in lines]  # after `python -m blitzbench report`
+    # after `python -m blitzbench report`, without tox's {posargs}
+    return [[token for token in shlex.split(line)[4:] if token != "{posargs}"] for line in lines]
 
 
 def test_the_committed_reports_are_what_the_code_makes_now(tmp_path, capsys, at_root):

@@ -73,7 +73,7 @@ def test_a_saved_run_30_percent_slower_fails_at_10_percent(tmp_path, capsys):
     assert SAVED_CPU_RUN, "a full CPU run is committed under results/"
     slow = slowed_copy(SAVED_CPU_RUN[-1], tmp_path / "slow.json", 1.3)
     assert report.main([str(SAVED_CPU_RUN[-1]), str(slow), "--fail-on-regression", "10"]) == 1
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.replace("\n      ", " ")  # a long line continues indented
     named = {line.split()[0] for line in err.splitlines() if line.startswith("  ")}
     # Named: every compared case (each median 30% longer), but time to accuracy, which is read
     # from its own seconds in extra_info, which the slowed copy keeps.
@@ -162,8 +162,11 @@ def test_two_runs_of_one_release_named_one_by_one_are_compared(tmp_path, capsys)
     captured = capsys.readouterr()
     assert captured.out.startswith("2 series; baseline: before")
     assert "chapter_net-cpu-bs4-forward (after: torch 2.15.0 cpu)" in captured.err and "unclear (1 run)" in captured.out
-    assert report.main([str(tmp_path), "--fail-on-regression", "10"]) == 0
+    assert report.main([str(tmp_path)]) == 0
     assert capsys.readouterr().out.startswith("1 series")
+    # one series: no time is compared, and a gate asked for has nothing to read
+    assert report.main([str(tmp_path), "--fail-on-regression", "10"]) == 2
+    assert "no case has a time compared" in capsys.readouterr().err
 
 
 def test_runs_named_one_by_one_with_the_same_file_name_are_told_apart_by_folder(tmp_path, capsys):

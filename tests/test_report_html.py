@@ -136,8 +136,8 @@ def test_one_cell_per_case_and_compared_series(pages, name):
 
 
 def test_the_planted_slowdown_is_red_and_the_unclear_cells_pale(pages):
-    """B is 15% slower by a busy wait: its cells are on the red side; one run a side gives no
-    verdict, so every cell is pale and hatched (unclear (4 runs)), and its <title> says so."""
+    """B is 15% slower by a busy wait: its cells are on the red side; four paired rounds are too
+    few for a verdict, so every cell is pale and hatched (unclear (4 runs)), and its <title> says so."""
     text, _ = pages["planted"]
     assert 'data-series="B: torch 2.14.1+cu130 cpu"' in text
     b_cells = re.findall(r'<rect class="cell"[^>]*data-series="B: [^"]*"[^>]*>', text)

@@ -42,7 +42,7 @@ def test_an_output_that_is_a_saved_run_is_refused_and_the_run_kept(tmp_path, cap
     assert inside.read_bytes() == kept
 
 
-def test_outputs_that_are_folders_inputs_or_named_twice_are_refused(tmp_path, capsys):
+def test_outputs_that_are_folders_inputs_or_unwritable_are_refused(tmp_path, capsys):
     (tmp_path / "out.md").mkdir()
     _refused(capsys, [INTERLEAVED, "--markdown", tmp_path / "out.md"], "is a folder")
     _refused(capsys, [INTERLEAVED, "--json", tmp_path], "is a folder")
@@ -122,3 +122,90 @@ def test_the_wide_pivot_stays_available_and_the_default_fits_120_columns(tmp_pat
     assert report.main([str(INTERLEAVED), "--baseline", "torch211", "--wide"]) == 0
     wide = capsys.readouterr().out
     assert max(map(len, wide.splitlines())) > 120 and "torch214: torch 2.14.1+cu130 cpu (4 rounds)" in wide
+
+
+def test_a_json_file_read_from_an_input_folder_is_not_overwritten(tmp_path, capsys):
+    """Every .json under a folder given is read as a possible run; one that is not a run (a
+    fidelity record, say) is skipped, and still never replaced by --json. An earlier report is."""
+    folder = tmp_path / "runs"
+    shutil.copytree(INTERLEAVED, folder)
+    record = folder / "fidelity.json"
+    record.write_text('{"cases": []}\n')
+    _refused(capsys, [folder, "--json", record], "is one of the inputs")
+    assert record.read_text() == '{"cases": []}\n'
+    earlier = folder / "report.json"
+    assert report.main([str(folder), "--json", str(earlier)]) == 0
+    assert report.main([str(folder), "--json", str(earlier)]) == 0  # an earlier report is replaced
+    capsys.readouterr()
+
+
+def test_an_output_that_cannot_be_written_is_one_line(capsys):
+    """/proc takes no new file, whoever runs the test (root included)."""
+    if not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system: no folder that refuses a new file to root")
+    assert report.main([str(INTERLEAVED), "--markdown", "/proc/blitzbench-report.md"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be written" in err[0], err
+
+
+def test_explain_refuses_the_options_it_would_ignore(tmp_path, capsys):
+    a, b = COUNTED / "torch24", COUNTED / "torch214"
+    _refused(capsys, [a, b, "--explain", "chapter_net-cpu-bs4-forward", "--html", tmp_path / "r.html"], "--html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_the_default_baseline_has_timed_runs_where_any_series_has(tmp_path, capsys):
+    """torch 2.4.1's counted run is the lowest release, but compares no time: the baseline is the
+    lowest release with timed runs, so 2.14.1 is compared with 2.11.0 by time."""
+    out = tmp_path / "r.json"
+    assert report.main([str(COUNTED / "torch24"), str(INTERLEAVED), "--json", str(out)]) == 0
+    capsys.readouterr()
+    saved = json.loads(out.read_text())
+    assert saved["baseline"] == "torch211"
+    assert {r["verdict"] for r in saved["records"] if r["series"] == "torch214"
+            and r["case"] != "cifar_net-cpu-bs4-step"} == {"unclear (4 runs)"}  # a case only the counted run has
+
+
+def test_the_gate_with_no_time_compared_is_one_line_not_a_pass(tmp_path, capsys):
+    assert report.main([str(COUNTED), "--baseline", "torch24", "--fail-on-regression", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no case has a time compared" in err[0]
+
+
+def test_rounds_of_different_matrices_pair_by_time_order(tmp_path, capsys):
+    """Both series carry round records, of two different matrices: no round is shared, so the
+    runs pair by time order, as runs without records do."""
+    folder = tmp_path / "runs"
+    shutil.copytree(INTERLEAVED, folder)
+    for matrix, series in (("m1", "torch211"), ("m2", "torch214")):
+        for n, path in enumerate(sorted((folder / series).glob("*.json")), 1):
+            data = json.loads(path.read_text())
+            data["machine_info"]["blitzbench_matrix"] = {"series": series, "round": n, "matrix": matrix}
+            path.write_text(json.dumps(data))
+    out = tmp_path / "r.json"
+    assert report.main([str(folder), "--baseline", "torch211", "--json", str(out)]) == 0
+    capsys.readouterr()
+    series = next(s for s in json.loads(out.read_text())["series"] if s["series"] == "torch214")
+    assert series["rounds"] == 4 and series["verdict"] == "unclear (4 runs)"
+
+
+def test_a_summary_without_a_case_in_every_round_counts_the_rounds(tmp_path, capsys):
+    """Two rounds, but no case ran in both: the geometric mean is not paired, and its verdict
+    says how many runs there were, not one."""
+    folder = tmp_path / "runs"
+    shutil.copytree(INTERLEAVED, folder)
+    for series in ("torch211", "torch214"):
+        files = sorted((folder / series).glob("*.json"))
+        for path in files[2:]:
+            path.unlink()
+        data = json.loads(files[1].read_text())
+        data["benchmarks"] = data["benchmarks"][:1]  # round 2 ran one case only
+        files[1].write_text(json.dumps(data))
+        data = json.loads(files[0].read_text())
+        data["benchmarks"] = data["benchmarks"][1:]  # round 1 ran all the others
+        files[0].write_text(json.dumps(data))
+    out = tmp_path / "r.json"
+    assert report.main([str(folder), "--baseline", "torch211", "--json", str(out)]) == 0
+    capsys.readouterr()
+    series = next(s for s in json.loads(out.read_text())["series"] if s["series"] == "torch214")
+    assert series["rounds"] == 2 and series["verdict"] == "unclear (2 runs)"

@@ -127,7 +127,7 @@ def test_fail_on_regression_reads_the_ratio_of_medians(tmp_path, capsys):
     # The planted slowdown is about 15% (the ratio of medians): above 20% only in the case that is
     # bimodal by process, whose medians' ratio follows the modes drawn; its verdict is unclear.
     assert report.main([str(root), "--baseline", "A", "--fail-on-regression", "20"]) == 1
-    named = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  ")]
+    named = [line for line in capsys.readouterr().err.replace("\n      ", " ").splitlines() if line.startswith("  ")]
     assert named and all(line.startswith(f"  {BIMODAL.id} ") and "verdict is unclear" in line for line in named)
 
 

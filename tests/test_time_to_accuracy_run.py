@@ -56,6 +56,6 @@ def test_the_report_compares_time_to_accuracy_across_runs(two_runs, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     records = [r for r in json.loads(out.read_text())["records"] if "fast_loop" in r["case"]]
     assert {r["case"] for r in records} == {"chapter_net-cpu-mnist5k-fast_loop-to_95%"}
-    assert len(records) == 2 and all(r["rate"] > 0 and r["unit"] == "trainings/s" for r in records)
+    assert len(records) == 2 and all(r["figure"] > 0 and r["unit"] == "s to accuracy" for r in records)
     (slower,) = [r for r in records if not r["baseline"]]
     assert slower["ratio"] == pytest.approx(1 / 1.25)  # the median over seeds, 25% longer

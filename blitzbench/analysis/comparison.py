@@ -122,8 +122,9 @@ def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison]
     ratios = [c.ratio for c in comparisons.values()]
     # One pair: no drift measured. Several pairs but no case in every one of them: no paired
     # geometric mean exists, and the plain one is not called either way.
-    return SeriesSummary(geometric_mean(ratios) if ratios else None, verdicts.too_few_runs(min(len(pairs), 1)),
-                         min(len(pairs), 1), len(ratios), counts=counts)
+    n = len(pairs)
+    verdict = verdicts.UNCLEAR if verdicts.enough_rounds(n) else verdicts.too_few_runs(n)
+    return SeriesSummary(geometric_mean(ratios) if ratios else None, verdict, n, len(ratios), counts=counts)
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,11 @@ def machines_of(series: list[Series]) -> dict[str, list[str]]:
 def choose_baseline(series: list[Series], spec: str | None) -> tuple[Series, str]:
     """--baseline: a series' name (a tox env), a run's path or a series' folder, or a torch version
     (the first series of it); by default the first series (the lowest release, of one release the
-    oldest) of the machine with the most runs."""
+    oldest) of the machine with the most runs, among the series with timed runs where any has."""
     if spec is None:
         majority = next(iter(machines_of(series)))
-        chosen = next(s for s in series if s.machine_identity == majority)
+        mine = [s for s in series if s.machine_identity == majority]
+        chosen = next((s for s in mine if s.timed_runs), mine[0])
         why = "the lowest release" + (f" of the machine with the most runs ({majority})"
                                       if len(machines_of(series)) > 1 else "")
         return chosen, why
@@ -223,7 +225,7 @@ def choose_baseline(series: list[Series], spec: str | None) -> tuple[Series, str
     path = Path(spec)
     if path.exists():
         for s in series:
-            if path.resolve() == s.folder.resolve() or any(path.resolve() == r.path.resolve() for r in s.runs):
+            if any(path.resolve() in (r.path.resolve(), r.path.parent.resolve()) for r in s.runs):
                 return s, "--baseline"
     for s in series:
         if spec in (s.torch_version, s.torch_version.split("+")[0]):

@@ -154,11 +154,28 @@ def profiled_cases(runs: list[Run]) -> list[str]:
     return sorted(names)
 
 
-NAME_WIDTH = 110
+NAME_WIDTH = 56  # with the five figures, a row fits 120 columns
+
+
+def _without_arguments(name: str) -> str:
+    """A C++ name with its argument list shown as (…): ``f(int, at::Tensor&) const`` -> ``f(…) const``."""
+    body, const = (name[:-6], " const") if name.endswith(" const") else (name, "")
+    if not body.endswith(")"):
+        return name
+    depth = 0
+    for i in range(len(body) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(body[i], 0)
+        if depth == 0:
+            return f"{body[:i]}(…){const}" if i < len(body) - 2 else name
+    return name
 
 
 def short_name(name: str, width: int = NAME_WIDTH) -> str:
-    """A long C++ name cut in the middle for the table (the JSON keeps it whole)."""
+    """A long C++ name fitted to the table (the JSON keeps it whole): its arguments as (…), then,
+    if still too long, cut in the middle."""
+    if len(name) <= width:
+        return name
+    name = _without_arguments(name)
     if len(name) <= width:
         return name
     head = width * 2 // 3
@@ -173,10 +190,15 @@ def render_explain(case_id: str, before_label: str, after_label: str, result: di
     from tabulate import tabulate
 
     b, a = result["before_per_call"], result["after_per_call"]
-    lines = [f"{case_id}: {_count(b)} -> {_count(a)} instructions per call ({a / b:.4f}x, {a - b:+,.0f}); "
-             f"A = {before_label}, B = {after_label}",
-             "per call, the median repeat of each run; function names are object:function "
-             "(install paths left out); change of total: the function's change over A's total"]
+    import textwrap
+
+    head = [f"{case_id}: {_count(b)} -> {_count(a)} instructions per call ({a / b:.4f}x, {a - b:+,.0f})",
+            f"A = {before_label}", f"B = {after_label}",
+            "per call, the median repeat of each run; function names are object:function "
+            "(install paths left out, long ones cut in the middle; --json keeps them whole); change of total: the "
+            "function's change over A's total"]
+    lines = [part for line in head for part in textwrap.wrap(line, 120, subsequent_indent="  ",
+                                                              break_on_hyphens=False)]
     for label, title in (("exclusive", "exclusive (instructions in the function itself)"),
                          ("inclusive", "inclusive (the function and what it calls; recursion counted once)")):
         rows = [[short_name(r["function"]), _count(r["before"]), _count(r["after"]), f"{r['change']:+,.0f}",

@@ -215,7 +215,7 @@ def _time_cell(report: Report, side: Side, key: tuple) -> _Cell:
         verdict = MISSING if own is None else NO_BASELINE
         why = f"{label} has no timed run of it" if own is None else "the baseline has no timed run of it"
         return _Cell(verdict, title=f"{name}\n{label}\n{verdict}: {why}")
-    rounds = f"{c.rounds} paired round{'s' * (c.rounds != 1)}"
+    rounds = verdicts.plural(c.rounds, "paired round")
     title = (f"{name}\n{label}\nratio {c.interval_text} (rate ÷ baseline rate; > 1 faster)\n"
              f"verdict: {c.verdict}\n{rounds}")
     return _Cell(c.verdict, c.ratio, f"{c.ratio:.2f}", title, time_position(c.ratio),
@@ -230,7 +230,7 @@ def _count_cell(side: Side, key: tuple) -> _Cell:
         verdict = MISSING if own is None else NO_BASELINE
         why = f"{label} has no count of it" if own is None else "the baseline has no count of it"
         return _Cell(verdict, title=f"{name}\n{label}\n{verdict}: {why}")
-    title = (f"{name}\n{label}\n{report_text.count_text(c.base_per_call)} → {report_text.count_text(c.per_call)} "
+    title = (f"{name}\n{label}\n{c.base_per_call:,.0f} → {c.per_call:,.0f} "
              f"instructions per call\nratio {c.ratio:.4f} ({c.ratio - 1:+.2%})\nverdict: {c.verdict}")
     return _Cell(c.verdict, c.ratio, f"{c.ratio:.3f}", title, count_position(c.ratio))
 
@@ -240,7 +240,7 @@ def _time_summary(side: Side) -> _Cell:
     if s is None or s.ratio is None:
         return _Cell("n/a", title=f"{side.series.label}: no geometric mean")
     return _Cell(s.verdict, s.ratio, f"{s.ratio:.3f}",
-                 f"geometric mean over {s.cases} cases\n{side.series.label}\nratio {s.interval_text}\n"
+                 f"geometric mean over {verdicts.plural(s.cases, 'case')}\n{side.series.label}\nratio {s.interval_text}\n"
                  f"verdict: {s.verdict}", time_position(s.ratio), pale=s.verdict.startswith(f"{verdicts.UNCLEAR} ("))
 
 
@@ -249,7 +249,7 @@ def _count_summary(side: Side) -> _Cell:
     if cs.ratio is None:
         return _Cell("n/a", title=f"{side.series.label}: not counted")
     return _Cell(cs.verdict, cs.ratio, f"{cs.ratio:.3f}",
-                 f"geometric mean over {cs.cases} cases\n{side.series.label}\nratio {cs.ratio:.4f}\n"
+                 f"geometric mean over {verdicts.plural(cs.cases, 'case')}\n{side.series.label}\nratio {cs.ratio:.4f}\n"
                  f"verdict: {cs.verdict}", count_position(cs.ratio))
 
 
@@ -323,8 +323,8 @@ def header_section(report: Report) -> str:
     if len(report.machines) > 1:
         parts.append(f'<p class="warning">The runs come from {len(report.machines)} different machines (CPU model, '
                      'GPU): a time ratio across machines measures the machines, not the releases.</p>')
-    parts.append(f'<p>{len(report.series)} series; baseline: <b>{_e(base.label)}</b> ({_e(shown(base.folder))}; '
-                 f'{_e(report_text.runs_line(base))}; {_e(report.baseline_reason or "the oldest series")}).</p>')
+    parts.append(f'<p>{len(report.series)} series; baseline: <b>{_e(base.label)}</b> ({_e(", ".join(shown(f) for f in base.folders))}; '
+                 f'{_e(report_text.runs_line(base))}; {_e(report.baseline_reason or "the lowest release")}).</p>')
     if len(report.machines) == 1:
         parts.append(f'<p>Machine: {_e(next(iter(report.machines)))}.</p>')
     else:
@@ -340,7 +340,7 @@ def header_section(report: Report) -> str:
         else:
             paired = f"{side.rounds}" + ("" if verdicts.enough_rounds(side.rounds) else
                                          f" (too few for a verdict: {paired_stats.MIN_ROUNDS} or more)")
-        rows.append([s.label, shown(s.folder), s.torch_version, s.machine_identity, str(len(s.timed_runs)),
+        rows.append([s.label, ", ".join(shown(f) for f in s.folders), s.torch_version, s.machine_identity, str(len(s.timed_runs)),
                      str(len(s.counted_runs)), paired])
     parts.append(_table(["series", "folder", "torch", "machine", "timed runs", "counted runs", "paired rounds"],
                         rows, "series"))
@@ -416,8 +416,8 @@ def _explain_case(report: Report, side: Side, key: tuple) -> str:
     a, b = result["before_per_call"], result["after_per_call"]
     verdict = side.counts[key].verdict
     ratio, change = f"{result['ratio']:.4f}", f"{b - a:+,.0f}"
-    summary = (f'<span class="case">{_e(case_id)}</span>: {_e(report_text.count_text(a))} → '
-               f'{_e(report_text.count_text(b))} instructions per call ({ratio}×, {change}; {_e(verdict)})')
+    summary = (f'<span class="case">{_e(case_id)}</span>: {_e(f"{a:,.0f}")} → '
+               f'{_e(f"{b:,.0f}")} instructions per call ({ratio}×, {change}; {_e(verdict)})')
     return (f'<details class="explain" data-case="{_e(case_id)}" data-series="{_e(side.series.label)}">'
             f'<summary>{summary}</summary>'
             f'<p>A = {_e(shown(run_a.path))} (torch {_e(run_a.torch_version)}), B = {_e(shown(run_b.path))} '

@@ -28,19 +28,18 @@ def figure_text(figure: Figure | None) -> str:
     return f"{figure.value:,.0f}" if figure.value >= 100 else f"{figure.value:.3g}"
 
 
-def count_text(per_call: float) -> str:
-    """Instructions per call, whole: 27,578,864."""
-    return f"{per_call:,.0f}"
-
-
-def _counts(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
+def count_text(count) -> str:
+    """A series' instructions per call (instruction_compare.SeriesCount), whole: 27,578,864, with
+    the spread across its runs where it has several: 1,001 (±0.10%, 3 runs)."""
+    if count.spread_across_runs is None:
+        return f"{count.per_call:,.0f}"
+    return f"{count.per_call:,.0f} (±{count.spread_across_runs / 2:.2%}, {count.runs} runs)"
 
 
 def runs_line(series) -> str:
     timed, counted = len(series.timed_runs), len(series.counted_runs)
-    parts = [_counts(timed, "timed run")] if timed else []
-    parts += [_counts(counted, "counted run")] if counted else []
+    parts = [verdicts.plural(timed, "timed run")] if timed else []
+    parts += [verdicts.plural(counted, "counted run")] if counted else []
     return ", ".join(parts)
 
 
@@ -62,8 +61,10 @@ def side_title(report: Report, side: Side) -> str:
             what.append(f"{side.rounds} paired rounds with the baseline, interval coverage "
                         f"{paired_stats.coverage(side.rounds):.1%}")
         else:
-            what.append(f"{_counts(side.rounds, 'paired round')} with the baseline: too few for a time verdict "
-                        f"({paired_stats.MIN_ROUNDS} or more needed)")
+            what.append(f"{verdicts.plural(side.rounds, 'paired round')} with the baseline: too few for a time verdict "
+                        f"({paired_stats.MIN_ROUNDS} or more needed)"
+                        + (f"; intervals: min..max, coverage {paired_stats.coverage(side.rounds):.1%}"
+                           if side.rounds >= 2 else ""))
     if s.machine_identity != report.baseline.machine_identity:
         what.append(f"another machine than the baseline's ({s.machine_identity})")
     return '; '.join(what)
@@ -73,7 +74,8 @@ def header_lines(report: Report) -> list[str]:
     """What was compared: the machines (first when there are several), the baseline and why."""
     base = report.baseline
     lines = machine_lines(report) if len(report.machines) > 1 else []
-    lines.append(f"{len(report.series)} series; baseline: {base.label} ({shown(base.folder)}; {runs_line(base)}; "
+    lines.append(f"{len(report.series)} series; baseline: {base.label} "
+                 f"({', '.join(shown(f) for f in base.folders)}; {runs_line(base)}; "
                  f"{report.baseline_reason or 'the lowest release'})")
     if len(report.machines) == 1:
         lines += machine_lines(report)
@@ -101,8 +103,8 @@ def notes(report: Report) -> list[str]:
             "ratio: rate ÷ baseline rate (> 1: faster; time to accuracy: baseline seconds ÷ seconds), the median over "
             f"paired rounds; [interval]: its distribution-free {paired_stats.CONFIDENCE:.0%} interval (order statistics)",
             f"verdict: faster / slower when the whole interval lies beyond ±{m:.0%}, same within, unclear when it "
-            f"straddles; unclear (N runs) with fewer than {paired_stats.MIN_ROUNDS} paired rounds: one run per side "
-            "cannot tell a release from the machine's drift",
+            f"straddles; unclear (N runs) with fewer than {paired_stats.MIN_ROUNDS} paired rounds, whose interval "
+            "(min..max) covers less than 95%: a run or two per side cannot tell a release from the machine's drift",
         ]
     if any(s.counted_runs for s in report.series):
         out.append(f"counted runs: {COUNTED_TIMES}, as other work shared the cores while they ran; their counts are "
@@ -156,30 +158,17 @@ def _side_rows(report: Report, side: Side, keys: list[tuple], with_time: bool, w
         if with_counts:
             own = instruction_compare.series_count(side.series, key)
             cc = side.counts.get(key)
-            row += ["-" if own is None else count_text(own.per_call),
+            row += ["-" if own is None else count_text(own),
                     f"{cc.ratio:.4f}" if cc else "n/a", cc.verdict if cc else ("not counted" if own is None else "no baseline")]
         rows.append(row)
     return rows
 
 
-def _summary_row(side: Side, with_time: bool, with_counts: bool) -> list[str]:
-    row = ["geometric mean"]
-    if with_time:
-        s = side.summary
-        row += [f"{s.cases} cases" if s else "", s.interval_text if s else "n/a", s.verdict if s else ""]
-    if with_counts:
-        cs = side.count_summary
-        row += [f"{cs.cases} cases", "n/a" if cs.ratio is None else f"{cs.ratio:.4f}", cs.verdict]
-    return row
-
-
 def _table(report: Report, side: Side, unit: str, keys: list[tuple], with_time: bool, with_counts: bool,
-           with_summary: bool, fmt: str) -> str:
+           fmt: str) -> str:
     headers = ["case"] + ([unit, "ratio [interval]", "verdict"] if with_time else []) + \
               (["instr./call", "instr. ratio", "instr."] if with_counts else [])
     rows = _side_rows(report, side, keys, with_time, with_counts)
-    if with_summary:
-        rows.append(_summary_row(side, with_time, with_counts))
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
@@ -189,29 +178,34 @@ def _side_tables(report: Report, side: Side, fmt: str) -> list[str]:
     time_keys, count_keys = _time_keys(report, side), _count_keys(report, side)
     if time_keys and count_keys:
         groups = list(_by_unit(report, side, list(dict.fromkeys(time_keys + count_keys))).items())
-        together = [_table(report, side, unit, keys, True, True, n == len(groups) - 1, fmt)
-                    for n, (unit, keys) in enumerate(groups)]
+        together = [_table(report, side, unit, keys, True, True, fmt) for unit, keys in groups]
         if max(len(line) for table in together for line in table.splitlines()) <= WIDTH:
             return together
     out = []
     groups = list(_by_unit(report, side, time_keys).items())
-    out += [_table(report, side, unit, keys, True, False, n == len(groups) - 1, fmt)
-            for n, (unit, keys) in enumerate(groups)]
+    out += [_table(report, side, unit, keys, True, False, fmt) for unit, keys in groups]
     if count_keys:
-        out.append(_table(report, side, "", count_keys, False, True, True, fmt))
+        out.append(_table(report, side, "", count_keys, False, True, fmt))
     return out
 
 
 def _verdict_lines(report: Report, side: Side) -> list[str]:
+    """The block's summary: the geometric means, the count of each verdict, what was not compared."""
     out = []
     if side.times and side.summary:
-        counts = side.summary.counts
-        out.append("time verdicts: " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none"))
+        s = side.summary
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(s.counts.items()))
+        out.append(f"time: geometric mean over {verdicts.plural(s.cases, 'case')}: {s.interval_text}, {s.verdict}; "
+                   f"verdicts: {counts}")
     if side.counts:
-        counts = side.count_summary.counts
-        out.append("instruction verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
+        cs = side.count_summary
+        counts = ", ".join(f"{n} {v}" for v, n in cs.counts.items())
+        out.append(f"instructions: geometric mean over {verdicts.plural(cs.cases, 'case')}: {cs.ratio:.4f}, "
+                   f"{cs.verdict}; verdicts: {counts}")
     if side.time_absent:
-        out.append("\n".join(wrap([f"time: not compared: {side.time_absent}"])))
+        out.append(f"time: not compared: {side.time_absent}")
+    if not side.counts and any(r.instructions for r in side.series.runs):
+        out.append("instructions: not compared: the baseline has no count")
     if not side.times and not side.counts and not side.time_absent:
         out.append("no case in common with the baseline")
     return out
@@ -231,8 +225,11 @@ def render(report: Report, fmt: str = "simple") -> str:
             lines += ["", f"### {side.series.label}", "", *wrap([details], ""), ""]
         else:
             lines += ["", *wrap([f"{side.series.label}: {details}"]), ""]
-        lines.append("\n\n".join(_side_tables(report, side, fmt)))
-        lines += ["", *_verdict_lines(report, side)]
+        tables = _side_tables(report, side, fmt)
+        if tables:
+            lines += ["\n\n".join(tables), ""]
+        summary = _verdict_lines(report, side)
+        lines += wrap([f"- {line}" for line in summary]) if markdown else wrap(summary)
     if not report.sides:
         lines += ["", "only one series: nothing to compare it with"]
     note_lines = notes(report)
@@ -247,7 +244,7 @@ def render_wide(report: Report, fmt: str = "simple") -> str:
     headers = ["case", "mode"]
     for i, s in enumerate(report.series):
         side = report.sides.get(i)
-        note = " (baseline)" if side is None else f" ({_counts(side.rounds, 'round')})"
+        note = " (baseline)" if side is None else f" ({verdicts.plural(side.rounds, 'round')})"
         headers += [f"{s.label}{note}\nfigure", "ratio [interval]", "verdict"]
         if report.counted:
             headers += ["instr./call"] + ([] if side is None else ["instr.\nratio", "instr.\nverdict"])
@@ -268,7 +265,7 @@ def render_wide(report: Report, fmt: str = "simple") -> str:
                 row += [side.times[key].interval_text, side.times[key].verdict]
             if report.counted:
                 own = instruction_compare.series_count(s, key)
-                cell = "-" if own is None else count_text(own.per_call)
+                cell = "-" if own is None else count_text(own)
                 if side is None:
                     row.append(cell)
                 else:

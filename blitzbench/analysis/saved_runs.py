@@ -207,14 +207,24 @@ class Series:
     def folder(self) -> Path:
         return self.runs[0].path.parent
 
+    @property
+    def folders(self) -> list[Path]:
+        """Every folder its runs sit in (a tox env's timed and counted runs may sit in two)."""
+        return list(dict.fromkeys(r.path.parent for r in self.runs))
+
 
 def group_series(runs: list[Run]) -> list[Series]:
     """Runs grouped into series: by the series blitzbench.matrix recorded, else a file named on its
-    own by itself, else the runs straight in a folder named on the command line, else by the name
-    of the folder they sit in (so ``results/tox/torch24`` and ``results/tox/instructions/torch24``
+    own by itself, else the runs straight in a folder named on the command line (named by their
+    release when one folder is named, by the folder when several are), else by the name of the
+    folder they sit in (so ``results/tox/torch24`` and ``results/tox/instructions/torch24``
     are one series); within that by torch version, devices and machine. Series in release order,
     and of one release in order of their first run."""
     groups: dict[tuple, list[Run]] = {}
+    # Folders named on the command line: one (``results``) is named by its releases; several are
+    # the sides of a comparison, named by their folders.
+    named_folders = {run.root.resolve() for run in runs if run.root is not None
+                     and run.path.parent.resolve() == run.root.resolve() and not run.matrix_record.get("series")}
     for run in runs:
         recorded = run.matrix_record.get("series")
         if recorded:
@@ -222,7 +232,8 @@ def group_series(runs: list[Run]) -> list[Series]:
         elif run.named:
             name = str(run.path.resolve())
         elif run.root is not None and run.path.parent.resolve() == run.root.resolve():
-            name = NAMED_FOLDER + str(run.root.resolve())  # runs straight in a folder named on the command line
+            # runs straight in a folder named on the command line
+            name = (NAMED_FOLDER if len(named_folders) == 1 else "") + str(run.root.resolve())
         else:
             name = run.path.parent.name  # a tox env's folder, wherever it sits (timed and counted runs meet)
         groups.setdefault((name, run.torch_version, tuple(run.devices), run.machine), []).append(run)
@@ -238,14 +249,15 @@ NAMED_FOLDER = "\0"
 
 
 def release_order(version: str) -> tuple[int, ...]:
-    """A torch version as numbers for ordering ("2.14.1+cu130" -> (2, 14, 1)); () when unknown."""
+    """A torch version as numbers for ordering ("2.14.1+cu130" -> (2, 14, 1)); an unknown version
+    sorts after every known one."""
     numbers = []
     for part in version.split("+", 1)[0].split("."):
         digits = "".join(itertools.takewhile(str.isdigit, part))
         if not digits:
             break
         numbers.append(int(digits))
-    return tuple(numbers)
+    return tuple(numbers) or (1 << 30,)
 
 
 def _series_name(name: str) -> str:
@@ -285,8 +297,8 @@ def _label(series: list[Series]) -> None:
 
 def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:
     """(baseline run, other run) per round, timed runs only: by blitzbench.matrix's (matrix, round)
-    record when every timed run of both series has a distinct one, else by time order, as many
-    pairs as the shorter series has timed runs."""
+    record when every timed run of both series has a distinct one and they share rounds, else by
+    time order, as many pairs as the shorter series has timed runs."""
     def by_round(series: Series) -> dict | None:
         keys = [run.round_key for run in series.timed_runs]
         if None in keys or len(set(keys)) != len(keys):
@@ -296,5 +308,6 @@ def pair_runs(base: Series, other: Series) -> list[tuple[Run, Run]]:
     base_rounds, other_rounds = by_round(base), by_round(other)
     if base_rounds is not None and other_rounds is not None:
         common = sorted(base_rounds.keys() & other_rounds.keys())
-        return [(base_rounds[k], other_rounds[k]) for k in common]
+        if common:
+            return [(base_rounds[k], other_rounds[k]) for k in common]
     return list(zip(base.timed_runs, other.timed_runs))

@@ -22,12 +22,15 @@ from blitzbench.analysis import paired_stats
 
 FASTER, SLOWER, SAME, UNCLEAR = "faster", "slower", "same", "unclear"
 MORE, FEWER = "more", "fewer"
-TIME_VERDICTS = (FASTER, SLOWER, SAME, UNCLEAR)
-COUNT_VERDICTS = (MORE, FEWER, SAME)
+
+
+def plural(n: int, noun: str) -> str:
+    """ "1 run", "2 runs", "1 case", "30 cases", "1 series", "2 series"."""
+    return f"{n} {noun}" if n == 1 or noun.endswith("series") else f"{n} {noun}s"
 
 
 def runs_text(n: int) -> str:
-    return f"{n} run{'s' * (n != 1)}"
+    return plural(n, "run")
 
 
 def too_few_runs(rounds: int) -> str:

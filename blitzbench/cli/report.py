@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, shown
@@ -125,6 +126,15 @@ def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
     if args.explain is not None:
+        ignored = [name for name, value in (("--html", args.html), ("--markdown", args.markdown), ("--csv", args.csv),
+                                            ("--plot", args.plot), ("--verification", args.verification),
+                                            ("--baseline", args.baseline), ("--wide", args.wide),
+                                            ("--fail-on-regression", args.fail_on_regression),
+                                            ("--cuda-vs-cpu", args.cuda_vs_cpu), ("--exclude", args.exclude))
+                   if value not in (None, False, [])]
+        if ignored:
+            p.error(f"--explain lists where one case's instructions went and takes only --top, --format and --json; "
+                    f"not {', '.join(ignored)}")
         return explain_main(p, args)
     if args.verification is not None and args.html is None:
         p.error("--verification is shown on the page: give --html FILE.html with it")
@@ -133,15 +143,15 @@ def main(argv=None) -> int:
     try:
         check_outputs(outputs, inputs=[*args.paths, *([args.verification] if args.verification else [])],
                       suffixes=SUFFIXES)
+        _check_json_is_not_read(args.json, args.paths)
     except BadInput as error:
         p.error(str(error))
-    from blitzbench.analysis import comparison, report_export, report_text
+    from blitzbench.analysis import comparison, report_text
     from blitzbench.analysis.saved_runs import collect, group_series
 
     try:
         verification = _verification(args.verification) if args.verification else None
         runs, notes = collect(args.paths)
-        check_outputs(outputs, inputs=[r.path for r in runs])
         excluded = [e.resolve() for e in args.exclude]
         runs = [r for r in runs if not any(r.path.resolve().is_relative_to(e) for e in excluded)]
         if not runs:
@@ -152,16 +162,53 @@ def main(argv=None) -> int:
                                          why)
         if report.sides and not any(side.times or side.counts or side.time_absent for side in report.others()):
             raise BadInput(f"the runs have no case in common with the baseline ({baseline.label}); nothing to compare")
+        if args.fail_on_regression is not None and not report.timed:
+            raise BadInput(f"--fail-on-regression {args.fail_on_regression:g}: no case has a time compared with the "
+                           f"baseline ({baseline.label}): the gate reads the times of runs that did not count "
+                           "instructions, in a series other than the baseline")
         _print_skipped(notes)
         print(report_text.render_wide(report, args.format) if args.wide else report_text.render(report, args.format))
         if args.cuda_vs_cpu:
             from blitzbench.analysis.summary_table import throughput_table
             from blitzbench.cases import DEVICES
             for s in series:
-                print(f"\nCUDA ÷ CPU, {s.label}, {s.runs[-1].path.name}\n"
-                      + (throughput_table(s.runs[-1].benchmarks, list(DEVICES), args.format) or "(no throughput cases)"))
+                if not s.timed_runs:
+                    print(f"\nCUDA ÷ CPU, {s.label}: no timed run (its runs counted instructions)")
+                    continue
+                latest = s.timed_runs[-1]
+                print(f"\nCUDA ÷ CPU, {s.label}, {latest.path.name}\n"
+                      + (throughput_table(latest.benchmarks, list(DEVICES), args.format) or "(no throughput cases)"))
+        _write(args, report, verification)
+    except BadInput as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if args.fail_on_regression is not None:
+        regressed = comparison.regressions(report, args.fail_on_regression / 100)
+        if regressed:
+            print(f"\nregressions of more than {args.fail_on_regression:g}% by median time (the series' ÷ the "
+                  "baseline's), whatever the verdict:", file=sys.stderr)
+            for r in regressed:
+                c = r.comparison
+                if c.verdict.startswith("unclear ("):
+                    verdict = f"the verdict is {c.verdict}: too few runs to tell this from the machine's drift"
+                elif c.verdict == "unclear":
+                    verdict = f"the verdict is unclear: its interval straddles ±{report.min_change:.0%}"
+                else:
+                    verdict = f"verdict: {c.verdict}"
+                line = f"  {r.case} ({r.label}): {c.slowdown:.1%} slower by median time; {verdict}"
+                print("\n".join(textwrap.wrap(line, 120, subsequent_indent="      ", break_on_hyphens=False)),
+                      file=sys.stderr)
+            return 1
+    return 0
+
+
+def _write(args, report, verification) -> None:
+    """The files asked for, each whole or not at all; one that cannot be written is BadInput."""
+    from blitzbench.analysis import report_export, report_text
+    from blitzbench.analysis.results_store import write_atomic
+
+    try:
         if args.markdown:
-            from blitzbench.analysis.results_store import write_atomic
             body = report_text.render_wide(report, "github") if args.wide else report_text.render(report, "github")
             write_atomic(args.markdown, f"# Comparison of saved runs\n\n{body}\n")
         if args.csv:
@@ -173,26 +220,32 @@ def main(argv=None) -> int:
         if args.html:
             from blitzbench.analysis import report_html
             report_html.write_page(args.html, report, verification)
-    except BadInput as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    if args.fail_on_regression is not None:
-        regressed = comparison.regressions(report, args.fail_on_regression / 100)
-        if regressed:
-            print(f"\nregressions of more than {args.fail_on_regression:g}% (median time ÷ the baseline's):",
-                  file=sys.stderr)
-            for r in regressed:
-                c = r.comparison
-                if c.verdict.startswith("unclear ("):
-                    unclear = f"; the verdict is {c.verdict}: too few runs to tell this from the machine's drift"
-                elif c.verdict == "unclear":
-                    unclear = "; the verdict is unclear: the interval straddles the ±min-change band"
-                else:
-                    unclear = f"; verdict: {c.verdict}"
-                print(f"  {r.case} ({r.label}): {c.slowdown:.1%} slower (ratio {c.interval_text}){unclear}",
-                      file=sys.stderr)
-            return 1
-    return 0
+    except OSError as error:
+        raise BadInput(f"{shown(Path(error.filename)) if error.filename else 'an output'}: cannot be written "
+                       f"({error.strerror or error})") from None
+
+
+def _check_json_is_not_read(path: Path | None, inputs: list[Path]) -> None:
+    """--json names no .json file the report reads (every one under a folder given is read as a
+    possible run), unless it is an earlier report."""
+    if path is None or not path.exists():
+        return
+    target = path.resolve()
+    for source in inputs:
+        source = source.resolve()
+        if source.is_dir() and target.is_relative_to(source) and not _is_report(path):
+            raise BadInput(f"--json {shown(path)}: is one of the inputs (a .json file under {shown(source)}, read "
+                           "for runs) and not an earlier report; accepted: a new file name")
+
+
+def _is_report(path: Path) -> bool:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and {"baseline", "series", "records"} <= data.keys()
 
 
 def _print_skipped(notes: list[str]) -> None:
@@ -216,7 +269,10 @@ def _verification(path: Path) -> dict:
     except ValueError:
         raise BadInput(f"--verification {shown(path)}: not JSON; accepted: the verification.json that "
                        "blitzbench verification --save writes") from None
-    if not isinstance(data, dict) or not isinstance(data.get("releases"), list):
+    releases = data.get("releases") if isinstance(data, dict) else None
+    if not (isinstance(releases, list) and all(isinstance(r, dict) and isinstance(r.get("env"), str)
+                                                 and all(isinstance(r.get(k, 0), int) for k in ("passed", "failed", "skipped", "known bug"))
+                                                 for r in releases)):
         raise BadInput(f"--verification {shown(path)}: not a table of checks by release; accepted: the "
                        "verification.json that blitzbench verification --save writes")
     return data
