@@ -40,7 +40,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, shown
+from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, choice, positive_int, shown
 
 PROG = "blitzbench report"
 DEFAULT_MIN_CHANGE_PCT = 5.0
@@ -67,29 +67,13 @@ def _change(text: str) -> float:
     return value
 
 
-def _format(text: str) -> str:
-    if text not in TABLE_FORMATS:
-        raise argparse.ArgumentTypeError(f"{text!r} is unknown; accepted: {', '.join(TABLE_FORMATS)}")
-    return text
-
-
-def _top(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not accepted: a positive number of functions, such as 15")
-    return value
-
-
 def parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("paths", nargs="*", type=Path, default=[Path("results")], metavar="PATH",
                    help="saved runs or folders of them (default: results)")
     p.add_argument("--baseline", default=None, help="a series' name (a tox env), a run's path or a torch version "
                    "(default: the lowest release of the machine with the most runs)")
-    p.add_argument("--format", type=_format, default="simple", metavar="FMT",
+    p.add_argument("--format", type=choice(TABLE_FORMATS), default="simple", metavar="FMT",
                    help=f"table format, one of {', '.join(TABLE_FORMATS)} (default: simple; github for Markdown)")
     p.add_argument("--wide", action="store_true", help="one row per case with every series side by side "
                    "(wider than a screen; default: one block per compared series, 120 columns)")
@@ -117,7 +101,7 @@ def parser() -> OneLineParser:
                    help="with two PATHs A B (runs, or folders whose newest counted run is taken): the functions "
                         "whose instruction counts changed most in CASE (a case id such as chapter_net-cpu-bs4-forward), "
                         "from the callgrind profiles saved beside runs made with --instructions")
-    p.add_argument("--top", type=_top, default=15, metavar="N",
+    p.add_argument("--top", type=positive_int, default=15, metavar="N",
                    help="with --explain: how many functions (default: %(default)s)")
     return p
 
