@@ -7,7 +7,8 @@ The page holds, top to bottom:
   version, machine and runs (timed and counted); the notes that say how to read the ratios;
 - a heat map of the time ratio, cases (rows) by compared series (columns): each cell coloured
   by the ratio on a log scale diverging around 1.0 (blue faster, red slower, clipped at ±30%),
-  pale and hatched where the verdict is "unclear (N runs)", grey and hatched where the case is
+  pale and hatched where the verdict is unclear (the interval straddles ±min-change, or too few
+  runs), so that only a called change is seen in full colour; grey and hatched where the case is
   missing; hovering a cell shows its ratio, interval and verdict;
 - the same heat map for the instruction-count ratio where counts exist (red more, blue fewer,
   clipped at ±5%);
@@ -219,7 +220,7 @@ def _time_cell(report: Report, side: Side, key: tuple) -> _Cell:
     title = (f"{name}\n{label}\nratio {c.interval_text} (rate ÷ baseline rate; > 1 faster)\n"
              f"verdict: {c.verdict}\n{rounds}")
     return _Cell(c.verdict, c.ratio, f"{c.ratio:.2f}", title, time_position(c.ratio),
-                 pale=c.verdict.startswith(f"{verdicts.UNCLEAR} ("))
+                 pale=verdicts.kind(c.verdict) == verdicts.UNCLEAR)
 
 
 def _count_cell(side: Side, key: tuple) -> _Cell:
@@ -241,7 +242,7 @@ def _time_summary(side: Side) -> _Cell:
         return _Cell("n/a", title=f"{side.series.label}: no geometric mean")
     return _Cell(s.verdict, s.ratio, f"{s.ratio:.3f}",
                  f"geometric mean over {verdicts.plural(s.cases, 'case')}\n{side.series.label}\nratio {s.interval_text}\n"
-                 f"verdict: {s.verdict}", time_position(s.ratio), pale=s.verdict.startswith(f"{verdicts.UNCLEAR} ("))
+                 f"verdict: {s.verdict}", time_position(s.ratio), pale=verdicts.kind(s.verdict) == verdicts.UNCLEAR)
 
 
 def _count_summary(side: Side) -> _Cell:
@@ -272,13 +273,13 @@ def time_section(report: Report) -> str:
     parts.append(f'<p>Each cell: the median over paired rounds of the series\' rate ÷ the baseline\'s '
                  f'({_e(report.baseline.label)}); above 1 is faster. Blue faster, red slower, log scale, full colour '
                  f'from ±{TIME_CLIP:.0%}; bold: faster or slower (the whole interval beyond '
-                 f'±{report.min_change:.0%}); pale and hatched: unclear, too few runs for a verdict; hover a cell '
-                 f'for its interval and verdict.</p>')
+                 f'±{report.min_change:.0%}); pale and hatched: unclear (the interval straddles ±{report.min_change:.0%}, '
+                 f'or too few runs for a verdict); hover a cell for its interval and verdict.</p>')
     cells = [[_time_cell(report, side, k) for side in sides] for k in keys]
     svg = _heatmap_svg("time", [case_name(k) for k in keys], [side.series.label for side in sides], cells,
                        [_time_summary(side) for side in sides])
     parts.append(f'<div class="scroll">{svg}</div>')
-    parts.append(_legend_svg("time", TIME_CLIP, "slower", "faster", time_position, ".2f", "unclear (N runs)"))
+    parts.append(_legend_svg("time", TIME_CLIP, "slower", "faster", time_position, ".2f", "unclear"))
     left_out = [side for side in report.others() if side not in sides]
     if left_out:
         parts.append(f'<p class="note">Not in the map:</p>{_absent_list(left_out)}')
