@@ -27,7 +27,8 @@ from pathlib import Path
 from statistics import geometric_mean
 
 from blitzbench.analysis import instruction_compare, paired_stats, verdicts
-from blitzbench.analysis.saved_runs import BadInput, Run, Series, pair_runs
+from blitzbench.analysis.saved_runs import Run, Series, pair_runs
+from blitzbench.messages import BadInput
 from blitzbench.cases import sort_key
 from blitzbench.kinds import CaseStats, case_name
 

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass
 from statistics import geometric_mean
 
-from blitzbench.cli.args import BadInput
+from blitzbench.messages import BadInput
 from blitzbench.measure.instructions import load_profiles, profile_path_for
 from blitzbench.analysis.saved_runs import Run, Series
 from blitzbench.analysis.verdicts import count_verdict

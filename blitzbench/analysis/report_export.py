@@ -12,7 +12,7 @@ from pathlib import Path
 from blitzbench.analysis import instruction_compare, paired_stats
 from blitzbench.analysis.comparison import COUNTED_TIMES, Report
 from blitzbench.analysis.results_store import write_atomic
-from blitzbench.analysis.saved_runs import BadInput
+from blitzbench.messages import BadInput
 from blitzbench.kinds import case_mode, case_name
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from blitzbench.analysis import instruction_compare, paired_stats, report_text, verdicts
 from blitzbench.analysis.comparison import Report, Side
 from blitzbench.analysis.results_store import write_atomic
-from blitzbench.analysis.saved_runs import BadInput
-from blitzbench.cli.args import shown
+from blitzbench.messages import BadInput
+from blitzbench.messages import shown
 from blitzbench.kinds import case_name
 
 TIME_CLIP = 0.30  # the time heat map's colours saturate at ±30%

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from blitzbench.analysis import instruction_compare, paired_stats, verdicts
 from blitzbench.analysis.comparison import COUNTED_TIMES, Figure, Report, Side
-from blitzbench.cli.args import shown
+from blitzbench.messages import shown
 from blitzbench.kinds import case_mode, case_name
 
 WIDTH = 120

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from blitzbench.cases import DEVICES
 from blitzbench.kinds import CaseStats, case_key, case_stats
-from blitzbench.cli.args import BadInput  # noqa: F401  (raised here for a path or file the report cannot use)
+from blitzbench.messages import BadInput
 
 
 @dataclass(frozen=True)

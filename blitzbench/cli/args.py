@@ -14,9 +14,9 @@ import math
 import textwrap
 from pathlib import Path
 
+from blitzbench.messages import BadInput, shown  # noqa: F401  (the commands' one-line errors)
 
-class BadInput(Exception):
-    """What was wrong and what is accepted, in one line."""
+
 
 
 def _has_default(value) -> bool:
@@ -56,12 +56,6 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def shown(path: Path) -> str:
-    """A path as the reader can use it: relative to the current folder when it is inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def whole_number(text: str) -> int:
