@@ -148,6 +148,27 @@ class Case:
         return None
 
 
+# Each axis's pytest option (blitzbench.plugin.suite), in the order the options are written.
+OPTION_OF_AXIS = (("device", "--device"), ("batch_size", "--batch-sizes"), ("model", "--models"),
+                  ("phase", "--phases"), ("dtype", "--dtypes"), ("memory_format", "--memory-formats"),
+                  ("mode", "--modes"))
+
+
+def pytest_options(selected) -> list[str]:
+    """The suite's options (``--device=cpu --batch-sizes=4,64 ...``) that make a pytest run
+    generate every one of ``selected`` (throughput cases): each axis's values, batch sizes in
+    increasing order, the others in the order first met. A run under them may generate more
+    cases (the grid these values span); a test id or node id picks the ones wanted."""
+    selected = list(selected)
+    options = []
+    for axis, option in OPTION_OF_AXIS:
+        values = dict.fromkeys(getattr(case, axis) for case in selected)
+        if axis == "batch_size":
+            values = sorted(values)
+        options.append(f"{option}={','.join(map(str, values))}")
+    return options
+
+
 # -- every kind of saved benchmark case: key, name and order ----------------------------------------
 
 def sort_key(key: tuple) -> tuple:
