@@ -1,7 +1,7 @@
 """Training on real images converges (the chapter's sections 8 and 10).
 
 Marked ``convergence``: ``pytest -m convergence`` runs only these, ``-m "not convergence"`` leaves
-them out. Thresholds come from the issue that set the targets (95% on mnist5k and 93% on digits
+them out. Thresholds are the suite's targets (docs/training.md: 95% on mnist5k and 93% on digits
 within 10 epochs in at least 2 of 3 seeds, the fast loop; 50% on CIFAR-10 after 2 epochs of the
 tutorial loop, which the tutorial reports at about 54%).
 """

@@ -1,4 +1,4 @@
-"""Inputs where numerical code breaks (issue 12, point 9): the layer and loss checks at the edges.
+"""Inputs where numerical code breaks: the layer and loss checks at the edges.
 
 The other checks draw standard-normal inputs. Here: logits of magnitude 1e2 to 1e4 (where a
 naive softmax overflows), all-equal logits, targets at the ignore index, batches of one,

@@ -100,7 +100,8 @@ def test_an_interrupted_run_saves_nothing(tmp_path):
 
 
 def test_skips_are_summarised_once_per_reason_and_the_table_comes_last(tmp_path):
-    """Issue 12, point 8: no file-by-file skip list; the last lines are the table and where it was saved."""
+    """No file-by-file skip list (--skip-details, docs/options.md, shows it); the last lines are the
+    table and where it was saved."""
     result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "bench/test_shapes.py",
                              "-q", "-p", "no:cacheprovider", "--models=chapter_net", "--batch-sizes=4",
                              "--phases=forward", "--device=cpu,cuda", "--benchmark-only", "--quick",
@@ -121,7 +122,8 @@ def test_skips_are_summarised_once_per_reason_and_the_table_comes_last(tmp_path)
 
 
 def test_markdown_page_says_when_the_run_started_not_when_it_ended():
-    """Issue 12, point 6: the stamp was pytest-benchmark's "datetime", taken at the end of the run."""
+    """pytest-benchmark's "datetime" is taken at the end of the run, so the page stamps the start itself
+    and gives the end beside it."""
     from datetime import datetime, timezone
 
     from blitzbench.plugin import suite as conftest

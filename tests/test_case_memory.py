@@ -1,4 +1,5 @@
-"""A case's own CUDA memory peak, not the process's (issue 12, point 2)."""
+"""A case's own CUDA memory peak, not the process's (blitzbench.measure.devices.CaseMemory;
+`peak_memory_bytes` in docs/benchmarks.md)."""
 
 import pytest
 import torch
@@ -8,7 +9,8 @@ from blitzbench.measure.devices import CaseMemory, unavailable_reason
 
 def test_the_case_peak_leaves_out_what_was_allocated_before_it(monkeypatch):
     # On the CPU, with the allocator's counters played by the test: 35 MB held before the case
-    # (the figure the issue found for a 0.3 MB model at batch 4), 35.3 MB at the case's peak.
+    # (earlier cases' leftovers, far more than a 0.3 MB model at batch 4 needs), 35.3 MB at the
+    # case's peak: the case's own peak is the difference, 0.3 MB.
     held = {"now": 35_000_000, "peak": 36_000_000}
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: held["now"])

@@ -95,7 +95,7 @@ def test_the_torch_free_table_marks_launch_bound_at_the_profilers_threshold():
     from blitzbench.analysis import summary_table
 
     assert summary_table.LAUNCH_BOUND_BELOW is figures.LAUNCH_BOUND_BELOW  # the table's mark is the threshold
-    assert figures.LAUNCH_BOUND_BELOW == 0.5  # the 50%
+    assert figures.LAUNCH_BOUND_BELOW == 0.5  # "below 50%": launch-bound, docs/benchmarks.md
 
 
 class StreamTime:

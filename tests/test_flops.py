@@ -1,4 +1,4 @@
-"""FLOPs per sample (blitzbench.measure.flops) against counts made by hand from the layer shapes (issue 12, point 5).
+"""FLOPs per sample (blitzbench.measure.flops) against counts made by hand from the layer shapes.
 
 A convolution's multiply-adds: C_out x H_out x W_out x C_in x k x k; a linear layer's: in x out;
 a FLOP count is 2 per multiply-add (FlopCounterMode's convention). Backward computes, per layer,
@@ -39,7 +39,7 @@ def by_hand(model: str, phase: str) -> float | None:
 
 
 def test_chapter_net_forward_is_549312_flops_per_sample():
-    # 48,600 + 146,016 + 69,120 + 10,080 + 840 = 274,656 multiply-adds (the figure the issue quotes)
+    # 48,600 + 146,016 + 69,120 + 10,080 + 840 = 274,656 multiply-adds (the chapter's Net, section 2)
     assert sum(MACS["chapter_net"]) == 274_656
     assert flops_per_sample(Case("chapter_net", "cpu", 4, "forward")) == 549_312
     assert flops_per_sample(Case("chapter_net", "cpu", 4, "backward")) == 1_001_424

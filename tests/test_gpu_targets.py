@@ -1,5 +1,5 @@
-"""blitzbench.gpu.targets reads what make gpu-check saved and judges issue 11's targets (the numbers
-are the issue's): met, MISSED, or not measured, one row per measurement."""
+"""blitzbench.gpu.targets reads what make gpu-check saved and judges the GPU targets (the numbers in
+blitzbench.gpu.targets and docs/gpu.md): met, MISSED, or not measured, one row per measurement."""
 
 import json
 
@@ -28,7 +28,7 @@ def _rows(text: str) -> dict:
     return {line.split("  ")[0].strip(): line for line in text.splitlines()}
 
 
-def test_each_target_is_judged_against_the_issues_number(tmp_path):
+def test_each_target_is_judged_against_its_number(tmp_path):
     graphed = Case("lenet", "cuda", 64, "train_step", mode="cudagraph")
     eager_4096 = Case("lenet", "cuda", 4096, "train_step")
     noisy = Case("lenet", "cuda", 64, "forward", mode="cudagraph")

@@ -1,10 +1,10 @@
 """--instructions: Callgrind counts per case, compared by blitzbench report, explained by --explain.
 
-The proofs the issue asks for, on real counted runs (valgrind is on these machines; where it is
-not, they skip with the reason): the same release counted twice agrees within 0.5% with no
-change called; a computation planted in the forward pass only is called "more" where the
-forward runs and "same" where it does not, and --explain names it; the parser reads a small
-committed callgrind file as computed by hand.
+What a count must show (docs/benchmarks.md, "What a count can and cannot tell"), on real counted
+runs (valgrind is on these machines; where it is not, they skip with the reason): the same release
+counted twice agrees within 0.5% with no change called; a computation planted in the forward pass
+only is called "more" where the forward runs and "same" where it does not, and --explain names it;
+the parser reads a small committed callgrind file as computed by hand.
 """
 
 import json
@@ -25,7 +25,7 @@ SMALL = ROOT / "tests" / "data" / "callgrind" / "small.out"
 PLUGINS = ROOT / "tests" / "plugins"
 PLANTED_OPERATION = "logcumsumexp"  # tests/plugins/blitz_plant_forward.py
 CASES = ["forward", "backward", "step", "train_step"]
-SAME_RELEASE_LIMIT = 0.005  # the issue's bound between two runs of one release
+SAME_RELEASE_LIMIT = 0.005  # two counted runs of one release agree within 0.5% (docs/benchmarks.md)
 REPEAT_SPREAD_LIMIT = 0.01  # (max - min) / median of 3 repeats within a run: up to 0.51% measured (bs4 step)
 
 needs_valgrind = pytest.mark.skipif(callgrind.missing_reason() is not None,

@@ -58,7 +58,8 @@ def test_matrix_record_options():
 
 
 def test_cuda_benchmarks_add_batches_that_fill_the_gpu():
-    """Issue 11: CPU keeps 1-1024; CUDA adds 4096 and 16384; --batch-sizes and --quick override."""
+    """CPU keeps 1-1024; CUDA adds 4096 and 16384 (--batch-sizes in docs/options.md); --batch-sizes
+    and --quick override."""
     result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "--collect-only", "-q",
                              "-p", "no:cacheprovider", "--models=lenet", "--phases=train_step"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -71,8 +72,8 @@ def test_cuda_benchmarks_add_batches_that_fill_the_gpu():
 
 
 def test_every_mode_is_collected_and_the_cuda_graph_modes_skip_on_the_cpu_with_the_reason():
-    """Issue 11: --modes (former --compile-modes) collects all four modes; reduce-overhead and
-    cudagraph skip on the CPU with the reason; the old option name still works."""
+    """--modes (docs/options.md) collects all four modes; reduce-overhead and cudagraph skip on the
+    CPU with the reason; --compile-modes, its other name, works too."""
     args = [sys.executable, "-m", "pytest", "bench/test_throughput.py", "-p", "no:cacheprovider", "-rs",
             "--benchmark-disable", "--models=chapter_net", "--phases=train_step,backward", "--batch-sizes=4",
             "--device=cpu", "-k", "reduce-overhead or cudagraph"]

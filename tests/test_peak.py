@@ -1,4 +1,5 @@
-"""The math a case runs with, and the peak its "% of peak" divides by (issue 12, point 1)."""
+"""The math a case runs with, and the peak its "% of peak" divides by (blitzbench.measure.peak;
+`math` and `peak_fraction` in docs/benchmarks.md)."""
 
 import pytest
 import torch

@@ -77,7 +77,7 @@ def summary(saved: dict, series: str) -> dict:
     return next(s for s in saved["series"] if s["series"] == series)
 
 
-# -- point 5: an A/A pair gets no call; a planted 15% slowdown is called slower ----------------------
+# -- the verdict rule (docs/releases.md): an A/A pair gets no call; a planted 15% slowdown is slower -
 
 @pytest.mark.parametrize("drifting", SERIES)
 def test_an_aa_pair_gets_no_faster_or_slower_call_under_drift_and_a_bimodal_case(tmp_path, capsys, drifting):

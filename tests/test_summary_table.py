@@ -119,7 +119,8 @@ def test_time_to_accuracy_sets_the_cudagraph_fast_loop_beside_eager():
 
 
 def test_the_math_each_case_used_is_a_column_where_it_is_not_plain_float32():
-    """Issue 12, point 1: CUDA float32 cases convolve in TF32 by default; the table says so."""
+    """CUDA float32 cases convolve in TF32 under torch's defaults (torch.backends.cudnn.allow_tf32 is
+    True, torch.backends.cuda.matmul.allow_tf32 False; `math` in docs/benchmarks.md); the table says so."""
     tf32 = bench("cuda", 1.0)
     tf32["extra_info"]["math"] = {"matmul_tf32": False, "conv_tf32": True, "autocast": None, "peak_math": "tf32"}
     half = bench("cuda", 1.0, dtype="bfloat16")

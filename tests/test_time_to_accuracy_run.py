@@ -1,4 +1,4 @@
-"""Time to accuracy (issue 12, point 4): warm-up outside the clock, 3 seeds, compared across runs."""
+"""Time to accuracy (docs/training.md): warm-up outside the clock, 3 seeds, compared across runs."""
 
 import json
 import subprocess

@@ -1,4 +1,5 @@
-"""One training step (issue 12, point 11): every tool that trains runs reference_models.training_step.
+"""One training step, the chapter's loop body (section 6, "Updating the weights"): every tool that
+trains runs reference_models.training_step.
 
 Each tool is run with the step replaced by a spy that records the call and then does the real
 step; a tool that wrote its own zero_grad/forward/loss/backward/step would not call it.
