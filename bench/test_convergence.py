@@ -17,7 +17,7 @@ _runs = {}
 
 
 def fast_run(model, dataset, seed, device, epochs=10):
-    """One fast-loop run, shared by the tests that read it (each trains once per session)."""
+    """One fast-loop run, shared by the tests that read it (each trains once per pytest run)."""
     key = (model, dataset, seed, device, epochs)
     if key not in _runs:
         _runs[key] = train(TrainConfig(model=model, dataset=dataset, epochs=epochs, seed=seed, device=device,
