@@ -13,25 +13,24 @@ import torch
 
 from blitzbench.analysis import summary_table
 from blitzbench.figures import iqr_over_median
-from blitzbench.measure import case_timing, timing
+from blitzbench.measure import case_timing
 from blitzbench.measure.flops import flops_per_sample
 from blitzbench.measure.peak import case_math
 
 
-def test_throughput(benchmark, bench_case, matmul_peak, quick, profiler, instruction_counter):
+def test_throughput(benchmark, bench_case, case_timer, matmul_peak, quick, profiler, instruction_counter):
     case = bench_case
     math = case_math(case)  # torch's flags as the case runs (benchmarks keep torch's defaults)
     workload, memory = case_timing.build_and_check(case)
     if instruction_counter is not None:
         case_timing.count_instructions(instruction_counter, workload, quick)
         return
-    timed_on = case_timing.time_on_cuda if case.device == "cuda" else case_timing.time_on_cpu
-    measured = timed_on(benchmark, workload, quick)
+    measured = case_timing.time_case(benchmark, workload, quick, case_timer)
     measured.update(memory.figures())  # before FLOP counting, which allocates
     flops = flops_per_sample(case)
     info = {
         **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
-        "timer": timing.timer_name(case.device, case.phase), "math": math, **measured,
+        "timer": case_timer.name, "math": math, **measured,
     }
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # timed (not --benchmark-disable)

@@ -99,7 +99,7 @@ def test_an_interrupted_run_saves_nothing(tmp_path):
 
 
 
-def test_skips_are_summarised_once_per_reason_and_the_table_comes_last(tmp_path):
+def test_skips_are_summarized_once_per_reason_and_the_table_comes_last(tmp_path):
     """No file-by-file skip list (--skip-details, docs/options.md, shows it); the last lines are the
     table and where it was saved."""
     result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "bench/test_shapes.py",

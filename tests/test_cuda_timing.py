@@ -146,7 +146,7 @@ def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
     clock = timing.CudaEventClock(event=StreamEvent, synchronize=lambda: None)
-    monkeypatch.setattr(timing, "CUDA_BACKWARD_CLOCK", clock)
+    timer = clock if phase == "backward" else timing.cuda_synchronized_perf_counter  # as case_timer chooses
     monkeypatch.setattr(profiling, "measure_device_busy_fraction", lambda call, calls: 0.3)
     workload = Workload(Case("lenet", "cpu", 8, phase))
     workload.prepare()
@@ -162,10 +162,25 @@ def test_the_cuda_path_times_rounds_of_back_to_back_calls(phase, monkeypatch):
 
     monkeypatch.setattr(workload, "fresh_graph", played_fresh_graph)
     monkeypatch.setattr(workload, "backward", played_backward)
-    benchmark = RecordingBenchmark(clock if phase == "backward" else timing.cuda_synchronized_perf_counter)
-    measured = case_timing.time_on_cuda(benchmark, workload, quick=True)
+    benchmark = RecordingBenchmark(timer)
+    measured = case_timing.time_on_cuda(benchmark, workload, quick=True, clock=timer)
     assert benchmark.iterations == measured["calls_per_round"] >= timing.CUDA_MIN_ROUND_CALLS
     assert len(benchmark.rounds) >= timing.CUDA_MIN_ROUNDS and min(benchmark.rounds) > 0
     assert measured["latency_s"] > 0 and measured["device_busy_fraction"] == 0.3 and measured["launch_bound"]
     if phase == "backward":  # every round: 2 ms per call, the backward's span and nothing else
         assert benchmark.rounds == pytest.approx([0.002] * len(benchmark.rounds))
+
+
+def test_each_case_gets_its_timer_and_its_name_from_one_choice():
+    """timing.case_timer: the clock a case's benchmark mark carries and the name saved beside its
+    time come from one choice; each CUDA backward case has an event clock of its own."""
+    import time
+
+    cpu = timing.case_timer("cpu", "backward")
+    assert cpu.clock is time.perf_counter and cpu.name.startswith("time.perf_counter")
+    forward = timing.case_timer("cuda", "forward")
+    assert forward.clock is timing.cuda_synchronized_perf_counter and "synchronize" in forward.name
+    backward, other = timing.case_timer("cuda", "backward"), timing.case_timer("cuda", "backward")
+    assert isinstance(backward.clock, timing.CudaEventClock) and "CUDA events" in backward.name
+    assert backward.clock is not other.clock
+    assert timing.benchmark_options(backward, "lenet backward", quick=True)["timer"] is backward.clock

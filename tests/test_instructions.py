@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "tests" / "data" / "callgrind" / "small.out"
 PLUGINS = ROOT / "tests" / "plugins"
 PLANTED_OPERATION = "logcumsumexp"  # tests/plugins/blitz_plant_forward.py
+SESSION_COUNTS = "blitzbench session counted:"  # tests/plugins/blitz_show_session_counts.py
 CASES = ["forward", "backward", "step", "train_step"]
 SAME_RELEASE_LIMIT = 0.005  # two counted runs of one release agree within 0.5% (docs/benchmarks.md)
 REPEAT_SPREAD_LIMIT = 0.01  # (max - min) / median of 3 repeats within a run: up to 0.51% measured (bs4 step)
@@ -82,11 +83,12 @@ def _counting_run(results: Path, planted: bool) -> subprocess.Popen:
     # One thread: three runs at once on a 2-core machine would otherwise spin in each other's
     # OpenMP barriers (timing is not what these tests look at; counts use one thread anyway).
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), env.get("PYTHONPATH")]))
     args = [sys.executable, "-m", "pytest", "bench/test_throughput.py", "--benchmark-only", "--quick", "-q",
             "-p", "no:cacheprovider", "--device=cpu", "--models=chapter_net", "--batch-sizes=4",
-            f"--phases={','.join(CASES)}", "--instructions", "--instructions-jobs=1", f"--results-dir={results}"]
+            f"--phases={','.join(CASES)}", "--instructions", "--instructions-jobs=1", f"--results-dir={results}",
+            "-p", "blitz_show_session_counts"]
     if planted:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), env.get("PYTHONPATH")]))
         args += ["-p", "blitz_plant_forward"]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -136,6 +138,18 @@ def test_each_counted_case_carries_its_counts_and_the_run_says_how(counted_runs)
         assert bench["stats"]["median"] > 0  # timed as ever
     assert instructions.profile_path_for(run).exists()
     assert "counted chapter_net-cpu-bs4-train_step" in out and "instructions" in out
+
+
+@needs_valgrind
+def test_the_counts_are_held_in_the_runs_session(counted_runs):
+    """--instructions keeps its state in the suite's session (blitzbench.plugin.session.SuiteSession):
+    after the run, the session holds the counts of every case the saved run carries counts for."""
+    run, out = counted_runs["first"]
+    [line] = [line for line in out.splitlines() if line.startswith(SESSION_COUNTS)]
+    held = line.removeprefix(SESSION_COUNTS).strip().split(",")
+    saved = [b["extra_info"]["case_id"] for b in json.loads(run.read_text())["benchmarks"]
+             if "instructions_per_call" in b["extra_info"]]
+    assert sorted(held) == sorted(saved) and len(held) == len(CASES)
 
 
 def _against_first(counted_runs, tmp_path, name: str) -> tuple[dict[str, dict], dict]:

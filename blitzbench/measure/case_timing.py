@@ -1,8 +1,9 @@
 """How a throughput case is built, checked and measured (bench/test_throughput.py runs them).
 
 :func:`build_and_check` makes a case's workload and checks it before anything is timed (a CUDA
-batch that does not fit is skipped with the reason); :func:`time_on_cuda` and :func:`time_on_cpu`
-time it with pytest-benchmark's fixture as blitzbench.measure.timing says for the device;
+batch that does not fit is skipped with the reason); :func:`time_case` times it with pytest-benchmark's
+fixture, on the timer blitzbench.measure.timing.case_timer chose for it (:func:`time_on_cuda`,
+:func:`time_on_cpu`);
 :func:`count_instructions` counts it instead, in --instructions' counting process.
 """
 
@@ -42,12 +43,22 @@ def seconds_per_backward(workload) -> float:
     return time.perf_counter() - start
 
 
-def time_on_cuda(benchmark, workload, quick) -> dict:
+def time_case(benchmark, workload, quick, timer) -> dict:
+    """Time the case with pytest-benchmark's fixture on ``timer`` (blitzbench.measure.timing.CaseTimer,
+    the one its benchmark mark gave pytest-benchmark), as its device is timed; the figures measured
+    around the rounds."""
+    if workload.case.device == "cuda":
+        return time_on_cuda(benchmark, workload, quick, timer.clock)
+    return time_on_cpu(benchmark, workload, quick)
+
+
+def time_on_cuda(benchmark, workload, quick, clock) -> dict:
     """CUDA: rounds of back-to-back calls sized by blitzbench.measure.timing.cuda_round_calls; returns the
-    figures measured around them (latency_s, calls per round, device_busy_fraction)."""
+    figures measured around them (latency_s, calls per round, device_busy_fraction). ``clock``: the
+    case's timer (blitzbench.measure.timing.case_timer), the one its benchmark mark gave pytest-benchmark,
+    so that a backward call's events are the ones the rounds are read from."""
     case = workload.case
     backward = case.phase == "backward"
-    clock = timing.CUDA_BACKWARD_CLOCK if backward else timing.cuda_synchronized_perf_counter
     call = timing.event_timed_backward(workload, clock) if backward else workload.timed
     for _ in range(timing.CUDA_WARMUP_CALLS):
         call()

@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from blitzbench.cases import Case
+from blitzbench.cases import DEFAULTS, Case
 from blitzbench.measure import devices, mode_check, modes, tolerances
 from blitzbench.measure.workloads import Workload
 
@@ -108,8 +108,9 @@ def _check_gradients(w: Workload) -> None:
 
 
 def reference_case(case: Case) -> Case:
-    """The configuration a case is compared with: eager, float32, contiguous."""
-    return dataclasses.replace(case, dtype="float32", memory_format="contiguous", mode="eager")
+    """The configuration a case is compared with: every axis at its default (blitzbench.cases.DEFAULTS:
+    eager, float32, contiguous)."""
+    return dataclasses.replace(case, **DEFAULTS)
 
 
 def _one_call(w: Workload) -> dict:

@@ -17,10 +17,10 @@ How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
   ``REPEATS`` blocks of a few calls (:func:`calls_per_repeat`), each with instrumentation on and collection
   switched on around each call only (the backward phase's fresh graph is built outside it), each
   written out as its own dump.
-* The timing run reads the dumps (:func:`summarise`): instructions per call = (block - baseline)
+* The timing run reads the dumps (:func:`summarize`): instructions per call = (block - baseline)
   / calls, the median over repeats, their spread = (max - min) / median; and, for
   ``blitzbench report --explain``, each function's exclusive and inclusive count per call in the
-  median repeat, kept beside the saved run (:func:`save_profiles`).
+  median repeat, kept beside the saved run (:func:`save_profiles_beside`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blitzbench.measure import callgrind
-from blitzbench.analysis.results_store import write_atomic
+from blitzbench.store import write_atomic
 
 REPEATS = 3
 # Calls per repeat: as many as fit in about BLOCK_SECONDS of the case's timed median (natively),
@@ -176,7 +176,7 @@ def read_total(path: Path) -> int:
     raise ValueError(f"{path}: no 'totals:' line (not a finished callgrind dump)")
 
 
-def summarise(record: dict, out_dir: Path, batch_size: int) -> CaseCount:
+def summarize(record: dict, out_dir: Path, batch_size: int) -> CaseCount:
     """One manifest record into its counts per call, and the median repeat's profile per call."""
     out_dir = Path(out_dir)
     calls = int(record["calls"])
@@ -271,7 +271,7 @@ def run_counting(cases: dict[str, int], nodeids: dict[str, str], grid_options, p
                     finished = w["process"].poll() is not None
                     records = read_manifest(w["dir"])
                     for record in records[w["seen"]:]:
-                        count = summarise(record, w["dir"], cases.get(record["case_id"], 1))
+                        count = summarize(record, w["dir"], cases.get(record["case_id"], 1))
                         counts[count.case_id] = count
                         features = {k: record[k] for k in ("cpu_capability", "torch_threads", "torch_interop_threads")
                                     if k in record}
@@ -310,6 +310,14 @@ def save_profiles(path: Path, counts: dict[str, CaseCount], meta: dict) -> Path:
                                               in sorted(c.functions.items())}}
                       for case_id, c in counts.items()}}
     return write_atomic(path, gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0))
+
+
+def save_profiles_beside(run_path: Path, run: CountingRun | None) -> Path | None:
+    """A counting run's profiles, saved beside the benchmark run saved at ``run_path``
+    (:func:`profile_path_for`); None when it counted nothing."""
+    if run is None or not run.counts:
+        return None
+    return save_profiles(profile_path_for(run_path), run.counts, {"valgrind": run.valgrind, **run.features})
 
 
 def load_profiles(path: Path) -> dict:

@@ -17,7 +17,9 @@ one synchronized call is kept beside it as ``latency_s``.
 The backward phase needs a fresh graph (zero_grad, forward, loss) before each call, and that
 forward must not be counted: on CUDA each call's ``loss.backward()`` is bracketed by CUDA events
 recorded on the stream, and the round's time is the sum of those spans
-(:class:`CudaEventClock`, the timer of CUDA backward cases).
+(:class:`CudaEventClock`, the timer of CUDA backward cases: one per case).
+
+:func:`case_timer` chooses a case's timer, and names it, once.
 
 CUDA cases also run the workload :data:`CUDA_WARMUP_CALLS` times before timing, to absorb lazy
 initialisation (context, cuBLAS handles, cuDNN's algorithm choice) that would otherwise land in
@@ -29,6 +31,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -91,27 +95,34 @@ class CudaEventClock:
         return self.total_s
 
 
-CUDA_BACKWARD_CLOCK = CudaEventClock()
+@dataclass(frozen=True)
+class CaseTimer:
+    """The clock pytest-benchmark reads before and after each of a case's rounds, and the name
+    saved beside the case's time (its ``extra_info["timer"]``)."""
+
+    clock: Callable[[], float]
+    name: str
 
 
-def timer_for(device: str, phase: str = ""):
+def case_timer(device: str, phase: str) -> CaseTimer:
+    """The timer of a case on ``device`` in ``phase``, chosen once per case (blitzbench.plugin.suite
+    gives its clock to the case's benchmark mark, and the case times its CUDA calls on the same
+    clock): on the CPU ``time.perf_counter``; on CUDA :func:`cuda_synchronized_perf_counter`, or
+    for the backward phase a :class:`CudaEventClock` of the case's own (this module's docstring
+    says why)."""
     if device != "cuda":
-        return time.perf_counter
-    return CUDA_BACKWARD_CLOCK if phase == "backward" else cuda_synchronized_perf_counter
-
-
-def timer_name(device: str, phase: str = "") -> str:
-    if device != "cuda":
-        return "time.perf_counter (pytest-benchmark calibration)"
+        return CaseTimer(time.perf_counter, "time.perf_counter (pytest-benchmark calibration)")
     if phase == "backward":
-        return "CUDA events around each loss.backward(), back-to-back calls, one synchronize per round"
-    return "torch.cuda.synchronize + time.perf_counter, back-to-back calls, one synchronize per round"
+        return CaseTimer(CudaEventClock(),
+                         "CUDA events around each loss.backward(), back-to-back calls, one synchronize per round")
+    return CaseTimer(cuda_synchronized_perf_counter,
+                     "torch.cuda.synchronize + time.perf_counter, back-to-back calls, one synchronize per round")
 
 
-def benchmark_options(device: str, group: str, quick: bool, phase: str = "") -> dict:
-    """Keyword arguments for ``pytest.mark.benchmark`` on one case."""
+def benchmark_options(timer: CaseTimer, group: str, quick: bool) -> dict:
+    """Keyword arguments for ``pytest.mark.benchmark`` on one case timed by ``timer``."""
     mode = "quick" if quick else "full"
-    return dict(timer=timer_for(device, phase), group=group, min_time=MIN_ROUND_SECONDS,
+    return dict(timer=timer.clock, group=group, min_time=MIN_ROUND_SECONDS,
                 max_time=MAX_SECONDS[mode], min_rounds=5, warmup=True,
                 warmup_iterations=WARMUP_ITERATIONS[mode], disable_gc=True)
 

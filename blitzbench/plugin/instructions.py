@@ -5,6 +5,10 @@ The timing run times every case as usual; when its test loop is done, it starts 
 process (pytest again, under valgrind) on the CPU cases it timed, and adds what that process
 counted. The counting process is the same pytest with ``--instructions-worker DIR``: each case
 builds and checks its workload as in the timing run, then is counted instead of timed.
+
+Its state is the run's :class:`blitzbench.plugin.session.SuiteSession`: ``counting`` in the timing
+run, ``counter`` in the counting process; the options it reads there were parsed once, by
+blitzbench.plugin.suite.
 """
 
 from __future__ import annotations
@@ -15,22 +19,7 @@ import pytest
 
 from blitzbench import cases
 from blitzbench.measure import callgrind, instructions
-from blitzbench.plugin import options
-
-
-class State:
-    """The timing run's counting state."""
-
-    def __init__(self, jobs: int):
-        self.jobs = jobs  # counting processes at once
-        self.nodeids: dict[str, str] = {}  # case id -> node id, CPU cases selected
-        self.batch_sizes: dict[str, int] = {}
-        self.result: instructions.CountingRun | None = None
-
-
-# This plugin's state in pytest's stash: the counting process's Counter, and the timing run's plan.
-COUNTER = pytest.StashKey[object]()
-STATE = pytest.StashKey[State]()
+from blitzbench.plugin.session import Counting, SuiteSession, benchmark_session, of
 
 
 def pytest_addoption(parser):
@@ -50,18 +39,19 @@ def bad_input(config, message: str):
     pytest.exit(f"blitzbench: {message}", returncode=2)
 
 
+@pytest.hookimpl(trylast=True)  # after blitzbench.plugin.suite has made the session from the options
 def pytest_configure(config):
+    s = of(config)
     worker = config.getoption("--instructions-worker")
     if worker:
         import torch
 
         torch.set_num_threads(1)  # one intra-op thread (the environment says so too)
         try:
-            config.stash[COUNTER] = instructions.Counter(worker)
+            s.counter = instructions.Counter(worker)
         except (RuntimeError, OSError, ValueError) as error:
             bad_input(config, f"--instructions-worker: {error}")
         return
-    config.stash[COUNTER] = None
     jobs_text = config.getoption("--instructions-jobs")
     if not config.getoption("--instructions"):
         if jobs_text is not None:
@@ -79,22 +69,17 @@ def pytest_configure(config):
     if config.getoption("benchmark_disable", False):
         bad_input(config, "--instructions adds counts to a saved benchmark run, and --benchmark-disable saves none; "
                           "use it with pytest bench --benchmark-only")
-    try:
-        devices = options.parse_devices(config.getoption("--device"))
-        modes = options.parse_choices(config.getoption("--modes"), "--modes", cases.MODES)
-    except ValueError:
-        return  # the suite's own option check (conftest.py) reports it, in one line
-    if "cpu" not in devices or not set(modes) & set(instructions.COUNTED_MODES):
-        bad_input(config, f"--instructions counts CPU cases, and --device {','.join(devices)} --modes {','.join(modes)} "
-                          f"selects none; accepted: --device including cpu, --modes including "
-                          f"{' or '.join(instructions.COUNTED_MODES)}")
-    config.stash[STATE] = State(jobs)
+    if "cpu" not in s.devices or not set(s.modes) & set(instructions.COUNTED_MODES):
+        bad_input(config, f"--instructions counts CPU cases, and --device {','.join(s.devices)} "
+                          f"--modes {','.join(s.modes)} selects none; accepted: --device including cpu, --modes "
+                          f"including {' or '.join(instructions.COUNTED_MODES)}")
+    s.counting = Counting(jobs)
 
 
 @pytest.fixture
 def instruction_counter(request):
     """In the counting process: the Counter a benchmark case counts its calls with; else None."""
-    return request.config.stash.get(COUNTER, None)
+    return of(request.config).counter
 
 
 def _selected_case(item) -> cases.Case | None:
@@ -109,29 +94,22 @@ def _selected_case(item) -> cases.Case | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    state = config.stash.get(STATE, None)
-    if state is None:
+    plan = of(config).counting  # None: no --instructions, or the counting process itself
+    if plan is None:
         return
     for item in items:
         case = _selected_case(item)
         if case is not None:
-            state.nodeids[case.id] = item.nodeid
-            state.batch_sizes[case.id] = case.batch_size
-    if not state.nodeids:
+            plan.selected[case.id] = case
+            plan.nodeids[case.id] = item.nodeid
+    if not plan.nodeids:
         bad_input(config, "--instructions counts CPU benchmark cases (bench/test_throughput.py), and this selection "
                           "has none; select some, such as: pytest bench --benchmark-only --quick --device cpu --instructions")
 
 
-def _grid_options(config, counted: list[str]) -> list[str]:
+def _grid_options(s: SuiteSession, counted: list[str]) -> list[str]:
     """The options that make the counting process generate the same CPU cases."""
-    picked = [cases.Case.parse(case_id) for case_id in counted]
-    options = ["--device", "cpu", "--batch-sizes", ",".join(str(n) for n in sorted({c.batch_size for c in picked}))]
-    for option, axis in (("--models", "model"), ("--phases", "phase"), ("--dtypes", "dtype"),
-                         ("--memory-formats", "memory_format"), ("--modes", "mode")):
-        options += [option, ",".join(dict.fromkeys(getattr(c, axis) for c in picked))]
-    if config.getoption("--quick"):
-        options.append("--quick")
-    return options
+    return cases.pytest_options(s.counting.selected[case_id] for case_id in counted) + (["--quick"] if s.quick else [])
 
 
 def _plugins(config) -> list[str]:
@@ -146,10 +124,10 @@ def _plugins(config) -> list[str]:
 
 
 def _timed_cpu_benchmarks(config) -> dict[str, object]:
-    session = getattr(config, "_benchmarksession", None)  # pytest-benchmark keeps its results only here
-    if session is None:
+    bench_session = benchmark_session(config)
+    if bench_session is None:
         return {}
-    return {b.extra_info.get("case_id"): b for b in session.benchmarks
+    return {b.extra_info.get("case_id"): b for b in bench_session.benchmarks
             if b and not b.has_error and b.extra_info.get("device") == "cpu" and b.extra_info.get("case_id")}
 
 
@@ -162,24 +140,25 @@ def _median(bench) -> float | None:
 def pytest_runtestloop(session):
     yield
     config = session.config
-    state = config.stash.get(STATE, None)
-    if state is None or session.shouldstop:
+    s = of(config)
+    plan = s.counting
+    if plan is None or session.shouldstop:
         return
     timed = _timed_cpu_benchmarks(config)
-    counted = [case_id for case_id in state.nodeids if case_id in timed]
+    counted = [case_id for case_id in plan.nodeids if case_id in timed]
     if not counted:
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
     write = (lambda line: tr.write_line(f"blitzbench: {line}")) if tr else print
-    jobs = min(state.jobs, len(counted))
+    jobs = min(plan.jobs, len(counted))
     write(f"counting instructions of {len(counted)} CPU case{'s' * (len(counted) != 1)} in {jobs} valgrind "
           f"process{'es' * (jobs != 1)} at once ({callgrind.valgrind_version()}, one thread each) ...")
     calls = {c: instructions.calls_per_repeat(_median(timed[c])) for c in counted}
     weights = {c: _median(timed[c]) or 1.0 for c in counted}
-    result = instructions.run_counting({c: state.batch_sizes[c] for c in counted}, state.nodeids,
-                                       lambda group: _grid_options(config, group), _plugins(config), config.rootpath,
-                                       write, calls, weights, jobs)
-    state.result = result
+    result = instructions.run_counting({c: plan.selected[c].batch_size for c in counted}, plan.nodeids,
+                                       lambda group: _grid_options(s, group), _plugins(config),
+                                       config.rootpath, write, calls, weights, jobs)
+    plan.result = result
     for case_id in counted:
         bench = timed[case_id]
         if case_id in result.counts:
@@ -194,10 +173,10 @@ def pytest_runtestloop(session):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    state = config.stash.get(STATE, None)
-    if state is None or state.result is None:
+    plan = of(config).counting
+    if plan is None or plan.result is None:
         return
-    result = state.result
+    result = plan.result
     machine_info["instructions"] = {
         "valgrind": result.valgrind, "tool": "callgrind (Ir: instructions executed)",
         "seen_under_valgrind": result.features,
@@ -210,14 +189,3 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "times_note": "this run counted instructions: its times compare with no other run's "
                       "(blitzbench report compares its counts only)",
     }
-
-
-def save_profiles(config, json_path) -> str | None:
-    """After the run is saved: its cases' callgrind profiles beside it; the path, or None."""
-    state = config.stash.get(STATE, None)
-    if state is None or state.result is None or not state.result.counts:
-        return None
-    path = instructions.profile_path_for(json_path)
-    instructions.save_profiles(path, state.result.counts, {"valgrind": state.result.valgrind,
-                                                           **state.result.features})
-    return str(path)

@@ -1,18 +1,38 @@
 """The suite's state for one pytest run, in one object kept in pytest's stash (not as attributes
-on ``config``): what the options selected, when the run started, what it measured along the way,
-and the lines printed at its very end."""
+on ``config``): what the options selected, when the run started, the timer each benchmark case is
+timed with, what it measured along the way (``--instructions``' counting too), and the lines
+printed at its very end. Both of the suite's plugins (blitzbench.plugin.suite and
+blitzbench.plugin.instructions) read and write it here; pytest-benchmark's own session is reached
+through the plugin manager (:func:`benchmark_session`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from blitzbench import cases
 from blitzbench.plugin import options
 from reference_models import MODELS
+
+if TYPE_CHECKING:
+    from blitzbench.measure.instructions import Counter, CountingRun
+    from blitzbench.measure.timing import CaseTimer
+
+
+@dataclass
+class Counting:
+    """``--instructions`` in the timing run: how many counting processes run at once, the CPU
+    cases collected for counting (blitzbench.measure.instructions), and once they are counted,
+    what the counting processes produced."""
+
+    jobs: int
+    selected: dict[str, cases.Case] = field(default_factory=dict)  # case id -> case, in collection order
+    nodeids: dict[str, str] = field(default_factory=dict)  # case id -> its pytest node id
+    result: CountingRun | None = None
 
 
 @dataclass
@@ -32,6 +52,10 @@ class SuiteSession:
     peaks: dict = field(default_factory=dict)  # matmul peaks measured in this run, by device and math
     profiles: list = field(default_factory=list)  # --profile results, in case order
     final_lines: list[str] = field(default_factory=list)  # the results table and where it went: printed last
+    # Each benchmark case's timer (blitzbench.measure.timing.case_timer), chosen once, as it is parametrized.
+    timers: dict[cases.Case, CaseTimer] = field(default_factory=dict)
+    counting: Counting | None = None  # with --instructions, in the timing run
+    counter: Counter | None = None  # in --instructions' counting process: what its cases are counted with
 
     @classmethod
     def from_options(cls, get) -> "SuiteSession":
@@ -57,3 +81,12 @@ KEY = pytest.StashKey[SuiteSession]()
 def of(config) -> SuiteSession:
     """This run's session (made when pytest configures the plugin)."""
     return config.stash[KEY]
+
+
+BENCHMARK_PLUGIN = "pytest-benchmark"  # the name pytest-benchmark registers its BenchmarkSession under
+
+
+def benchmark_session(config):
+    """pytest-benchmark's BenchmarkSession (its options and the benchmarks it ran), as
+    pytest-benchmark registers it with the plugin manager when it configures; None without it."""
+    return config.pluginmanager.get_plugin(BENCHMARK_PLUGIN)

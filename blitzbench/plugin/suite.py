@@ -20,10 +20,11 @@ import pytest
 import torch
 
 from blitzbench import cases, known_bugs
-from blitzbench.analysis import results_store, summary_table
-from blitzbench.measure import devices, machine, timing
+from blitzbench import store
+from blitzbench.analysis import summary_table
+from blitzbench.measure import devices, instructions, machine, timing
 from blitzbench.plugin import options
-from blitzbench.plugin.session import KEY, SuiteSession, of
+from blitzbench.plugin.session import KEY, SuiteSession, benchmark_session, of
 from reference_models import MODELS
 
 PHASE_CHOICES = cases.PHASES
@@ -92,7 +93,7 @@ def pytest_configure(config):
 
 def trace_dir(session: SuiteSession) -> Path:
     """Traces of this run: <results-dir>/traces/<run>/ (run: start time and torch version)."""
-    return session.results_dir / "traces" / results_store.run_stem(session.started, torch.__version__, []).rsplit("_", 1)[0]
+    return session.results_dir / "traces" / store.run_stem(session.started, torch.__version__, []).rsplit("_", 1)[0]
 
 
 def device_param(device: str):
@@ -120,7 +121,9 @@ def bench_case_params(config):
             for rest in itertools.product(s.phases, s.dtypes, s.memory_formats, s.modes))
     for model, device, batch_size, phase, dtype, memory_format, mode in grid:
         case = cases.Case(model, device, batch_size, phase, dtype, memory_format, mode)
-        marks = [pytest.mark.benchmark(**timing.benchmark_options(device, f"{model} {phase}", quick, phase))]
+        if case not in s.timers:  # the case's timer, chosen once: its mark's clock, and the case_timer fixture
+            s.timers[case] = timing.case_timer(device, phase)
+        marks = [pytest.mark.benchmark(**timing.benchmark_options(s.timers[case], f"{model} {phase}", quick))]
         if device == "cuda":
             marks.append(pytest.mark.cuda)
         reason = devices.unavailable_reason(device) or case.unsupported_reason()
@@ -212,6 +215,13 @@ def matmul_peak(request):
 
 
 @pytest.fixture
+def case_timer(request, bench_case) -> timing.CaseTimer:
+    """The timer ``bench_case`` is timed with (blitzbench.measure.timing.case_timer): the clock its
+    benchmark mark gave pytest-benchmark, and the name saved beside its time."""
+    return of(request.config).timers[bench_case]
+
+
+@pytest.fixture
 def quick(request) -> bool:
     return of(request.config).quick
 
@@ -266,14 +276,8 @@ def pytest_unconfigure(config):
             tr.write_line(line)
 
 
-def _benchmark_session(config):
-    """pytest-benchmark's session: it has no public accessor (its own hooks receive benchmarks
-    only once it has chosen which to save or compare), so the plugin reads the attribute it sets."""
-    return getattr(config, "_benchmarksession", None)
-
-
 def _ran_benchmarks(config) -> list:
-    session = _benchmark_session(config)
+    session = benchmark_session(config)
     if session is None or session.disabled:
         return []
     return [b for b in session.benchmarks if b and not b.has_error]
@@ -297,25 +301,26 @@ def pytest_sessionfinish(session, exitstatus):
     if exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: a partial run would read as a whole one
         s.final_lines = ["blitzbench: interrupted, so this run is not saved; earlier runs are untouched"]
         return
-    bench_session = _benchmark_session(config)
+    bench_session = benchmark_session(config)
     output = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=benchmarks, include_data=True, machine_info=bench_session.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     ran_devices = [d for d in s.devices if any(b.extra_info.get("device") == d for b in benchmarks)]
-    stem = results_store.run_stem(s.started, torch.__version__, ran_devices)
-    json_path = results_store.save_run(output, s.results_dir, stem)
-    profiles = config.pluginmanager.get_plugin("blitzbench.plugin.instructions").save_profiles(config, json_path)
+    stem = store.run_stem(s.started, torch.__version__, ran_devices)
+    json_path = store.save_run(output, s.results_dir, stem)
+    profiles_path = instructions.save_profiles_beside(json_path, s.counting.result if s.counting else None)
     not_run = {d: devices.unavailable_reason(d) for d in s.devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
     counted = any("instructions_per_call" in (b.get("extra_info") or {}) for b in output["benchmarks"])
     legend = summary_table.legend(s.peaks, not_run, counted, output["benchmarks"])
     terminal = summary_table.all_tables(output["benchmarks"], list(s.devices))
     markdown = summary_table.all_tables(output["benchmarks"], list(s.devices), fmt="github")
-    md_path = results_store.write_atomic(Path(s.results_dir) / f"{stem}.md",
+    md_path = store.write_atomic(Path(s.results_dir) / f"{stem}.md",
                                          _markdown_page(output, stem, markdown, legend, s.started_utc))
     s.final_lines = ([f"{title}\n{table}\n" for title, table in terminal]
                      + [legend, f"saved: {json_path}", f"table: {md_path}"]
-                     + ([f"callgrind profiles: {profiles} (blitzbench report A B --explain CASE)"] if profiles else []))
+                     + ([f"callgrind profiles: {profiles_path} (blitzbench report A B --explain CASE)"]
+                        if profiles_path else []))
 
 
 def _report_profiles(tr, config) -> None:
