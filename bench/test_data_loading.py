@@ -12,6 +12,7 @@ Each round walks 1,024 mnist5k training images; images/s = 1,024 / the median ro
 import pytest
 import torch
 
+from blitzbench.figures import iqr_over_median, per_second
 from blitzbench.measure import devices
 from reference_models import data
 
@@ -71,5 +72,6 @@ def test_data_loading(benchmark, source, augment, device):
                 timer="time.perf_counter" + (" after torch.cuda.synchronize" if device == "cuda" else ""))
     stats = getattr(benchmark, "stats", None)
     if stats is not None:
-        info["images_per_s"] = IMAGES / stats.stats.median
+        info.update(images_per_s=per_second(IMAGES, stats.stats.median),
+                    noise_iqr_over_median=iqr_over_median(stats.stats.iqr, stats.stats.median))
     benchmark.extra_info.update(info)

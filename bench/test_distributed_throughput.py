@@ -15,7 +15,7 @@ import os
 import pytest
 import torch
 
-from blitzbench import distributed
+from blitzbench.distributed import launcher
 
 pytestmark = pytest.mark.distributed
 MODEL, PER_RANK_BATCH, BLOCKS, STEPS_PER_BLOCK = "chapter_net", 32, 7, 10
@@ -51,13 +51,13 @@ def test_distributed_train_step(benchmark, backend, nproc):
         pytest.skip(f"{nproc} gloo ranks need {nproc} CPU cores; this machine has {os.cpu_count()}")
     benchmark.group = f"distributed: {MODEL}"
     timed = not benchmark.disabled
-    threads = max(1, (os.cpu_count() or 1) // nproc) if backend == "gloo" else 1
+    threads = launcher.threads_per_rank(backend, nproc)
     config = {"backend": backend, "model": MODEL, "steps": 3, "dtype": "float32", "threads": threads,
               "timeout": 300, "plant_failure": None, "verify": True,
               "blocks": BLOCKS if timed else 1, "timed_steps": (BLOCKS if timed else 1) * STEPS_PER_BLOCK}
-    result = distributed.launch(nproc, dict(config, global_batch=PER_RANK_BATCH * nproc, yardstick=timed), timeout=600)
+    result = launcher.launch(nproc, dict(config, global_batch=PER_RANK_BATCH * nproc, yardstick=timed), timeout=600)
     # Check what was timed: the distributed step computes what one process computes.
-    tol = distributed.TOLERANCE["float32"]
+    tol = launcher.TOLERANCE["float32"]
     assert result["grad_max_rel_err"] <= tol and result["param_max_rel_err"] <= tol, result
     assert result["rank_max_abs_diff"] == 0.0
     CLOCK.blocks = list(result["block_seconds"])
@@ -70,7 +70,7 @@ def test_distributed_train_step(benchmark, backend, nproc):
             "timer": "per-block max over ranks of time.perf_counter after a barrier (torchrun workers)"}
     if timed:
         # The one-process yardstick ran in the same launch, a block after each of the ranks'
-        # (blitzbench.distributed: efficiency = median over the pairs of blocks).
+        # (blitzbench.distributed.worker: efficiency = median over the pairs of blocks).
         samples_per_s = PER_RANK_BATCH * nproc * STEPS_PER_BLOCK / benchmark.stats.stats.median
         info.update(samples_per_s=samples_per_s, single_process_samples_per_s=result["single_process_samples_per_s"],
                     single_block_seconds=result["single_block_seconds"],

@@ -11,8 +11,7 @@ kept as ``latency_s`` and the GPU's busy fraction measured after the timed round
 
 import torch
 
-from blitzbench.analysis import summary_table
-from blitzbench.figures import iqr_over_median
+from blitzbench.figures import STEP_HAS_NO_FLOPS, iqr_over_median, per_second
 from blitzbench.measure import case_timing
 from blitzbench.measure.flops import flops_per_sample
 from blitzbench.measure.peak import case_math
@@ -29,20 +28,20 @@ def test_throughput(benchmark, bench_case, case_timer, matmul_peak, quick, profi
     measured.update(memory.figures())  # before FLOP counting, which allocates
     flops = flops_per_sample(case)
     info = {
-        **case.fields(), "case_id": case.id, "flops_per_sample": flops, "torch_version": torch.__version__,
-        "timer": case_timer.name, "math": math, **measured,
+        "kind": case.kind, **case.fields(), "case_id": case.id, "flops_per_sample": flops,
+        "torch_version": torch.__version__, "timer": case_timer.name, "math": math, **measured,
     }
     stats = getattr(benchmark, "stats", None)
     if stats is not None:  # timed (not --benchmark-disable)
         median = stats.stats.median
-        samples_per_s = case.batch_size / median
+        samples_per_s = per_second(case.batch_size, median)
         gflops_per_s = flops * samples_per_s / 1e9 if flops else None
         peak = matmul_peak(case.device, math["peak_math"])["gflops_per_s"]
         info.update(samples_per_s=samples_per_s, gflops_per_s=gflops_per_s,
                     peak_fraction=gflops_per_s / peak if gflops_per_s else None,
                     noise_iqr_over_median=iqr_over_median(stats.stats.iqr, median))
         if not flops:
-            info["flops_missing"] = (summary_table.STEP_HAS_NO_FLOPS if case.phase == "step"
+            info["flops_missing"] = (STEP_HAS_NO_FLOPS if case.phase == "step"
                                      else "FlopCounterMode counted no FLOPs for this phase")
         if case.device == "cpu":
             info["latency_s"] = median  # on the CPU a call is synchronous: its time is its latency

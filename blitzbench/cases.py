@@ -1,4 +1,4 @@
-"""A benchmark case's identity: its fields, their defaults, its id, its key across runs, its order.
+"""A benchmark case's identity: its fields, their defaults, its id, its order.
 
 One home for what names a case, used by the benchmarks (workloads, conftest), the fidelity check,
 the saved-run reader, the end-of-run tables and the report. Torch-free, so that the report runs
@@ -10,7 +10,7 @@ format, execution mode; the chapter's sections 6 and 9). Its id reads
 (``lenet-cuda-bs8-forward-bfloat16-channels_last-compiled``).
 
 Execution modes (``--modes``; called ``compile_mode`` and ``--compile-modes`` before they held
-more than torch.compile, and still read under that name from older saved runs):
+more than torch.compile; blitzbench.store reads older saved runs under that name):
 
   eager            the chapter's code as written
   compiled         torch.compile(model), default mode
@@ -18,14 +18,16 @@ more than torch.compile, and still read under that name from older saved runs):
   cudagraph        the phase captured once with torch.cuda.CUDAGraph on a static batch, replayed
                    per call
 
-Its key, the tuple that lines it up across runs, holds every field. The other kinds of benchmark
-case (data loading, distributed training step, time to accuracy) have keys and names of their
-own, below.
+A case is frozen, hashable and ordered, so that it is itself the key that lines it up across
+runs (saved runs, tables, the report). The other kinds of benchmark case (data loading,
+distributed training step, time to accuracy; blitzbench.kinds) are case types of their own that
+sort with these: throughput cases first, then the others by kind (:class:`CaseOrder`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 MODEL_ORDER = ("chapter_net", "lenet", "cifar_net")  # as registered in reference_models.MODELS
 DEVICES = ("cpu", "cuda")
@@ -57,8 +59,72 @@ def _rank(value, order) -> tuple:
     return (order.index(value), "") if value in order else (len(order), str(value))
 
 
+def model_rank(model: str) -> tuple:
+    """A model's place in the reading order: as registered, unknown ones after, alphabetically."""
+    return _rank(model, MODEL_ORDER)
+
+
+_CONVERT = {"int": int, "float": float, "bool": bool}  # a field's annotation -> how a saved value is read
+
+
+def _as_is(value):
+    return value
+
+
+class CaseOrder:
+    """The order every kind of case shares: throughput cases first, then the other kinds by name,
+    each kind in its own :attr:`sort_key` order. Subclasses set ``kind``, ``unit`` and
+    ``figure_field`` (the saved figure: blitzbench.kinds.case_stats) and define ``sort_key``."""
+
+    kind: ClassVar[str] = ""
+    unit: ClassVar[str] = ""  # the saved figure's unit, as the report heads its column
+    figure_field: ClassVar[str] = ""  # the ``extra_info`` field that holds the figure
+
+    @property
+    def sort_key(self) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def _order(self) -> tuple:
+        return (self.kind != Case.kind, self.kind, self.sort_key)
+
+    @property
+    def shown_mode(self) -> str | None:
+        """The execution mode the report lists beside the case: a throughput case's; None for the
+        other kinds."""
+        return None
+
+    def fields(self) -> dict:
+        """The case's fields, as saved in a benchmark's ``extra_info`` (beside ``kind``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_info(cls, info: dict):
+        """The case a saved ``extra_info`` of this kind describes (as blitzbench.store.upgrade
+        leaves it), or None where a field is missing."""
+        if not {f.name for f in fields(cls)} <= info.keys():
+            return None
+        return cls(**{f.name: _CONVERT.get(f.type, _as_is)(info[f.name]) for f in fields(cls)})
+
+    def __lt__(self, other):
+        return self._order < other._order if isinstance(other, CaseOrder) else NotImplemented
+
+    def __le__(self, other):
+        return self._order <= other._order if isinstance(other, CaseOrder) else NotImplemented
+
+    def __gt__(self, other):
+        return self._order > other._order if isinstance(other, CaseOrder) else NotImplemented
+
+    def __ge__(self, other):
+        return self._order >= other._order if isinstance(other, CaseOrder) else NotImplemented
+
+
 @dataclass(frozen=True)
-class Case:
+class Case(CaseOrder):
+    kind: ClassVar[str] = "throughput"
+    unit: ClassVar[str] = "samples/s"
+    figure_field: ClassVar[str] = "samples_per_s"
+
     model: str
     device: str
     batch_size: int
@@ -79,36 +145,14 @@ class Case:
                                           self.variant) if part)
 
     @property
-    def key(self) -> tuple:
-        """What lines this case up across runs: ``("throughput", model, phase, device, bs, dtype,
-        memory_format, mode)``."""
-        return ("throughput", self.model, self.phase, self.device, self.batch_size,
-                self.dtype, self.memory_format, self.mode)
-
-    @property
     def sort_key(self) -> tuple:
         """Reading order: model, phase, batch size, device, variant."""
-        return (_rank(self.model, MODEL_ORDER), _rank(self.phase, PHASES), self.batch_size,
+        return (model_rank(self.model), _rank(self.phase, PHASES), self.batch_size,
                 _rank(self.device, DEVICES), self.variant)
 
-    def fields(self) -> dict:
-        """The case's fields, as saved in a benchmark's ``extra_info``."""
-        return asdict(self)
-
-    @classmethod
-    def from_info(cls, info: dict) -> Case | None:
-        """The case a saved ``extra_info`` describes (missing axes take their defaults), or None."""
-        if not {"model", "phase", "device", "batch_size"} <= info.keys():
-            return None
-        info = {**info, "mode": info.get("mode") or info.get("compile_mode")}  # older runs: compile_mode
-        return cls(info["model"], info["device"], int(info["batch_size"]), info["phase"],
-                   *(info.get(axis) or default for axis, default in DEFAULTS.items()))
-
-    @classmethod
-    def from_key(cls, key: tuple) -> Case:
-        """The case a throughput :attr:`key` stands for."""
-        _, model, phase, device, batch_size, *axes = key
-        return cls(model, device, batch_size, phase, *axes)
+    @property
+    def shown_mode(self) -> str:
+        return self.mode
 
     @classmethod
     def parse(cls, text: str, models=MODEL_ORDER) -> Case:
@@ -167,12 +211,3 @@ def pytest_options(selected) -> list[str]:
             values = sorted(values)
         options.append(f"{option}={','.join(map(str, values))}")
     return options
-
-
-# -- every kind of saved benchmark case: key, name and order ----------------------------------------
-
-def sort_key(key: tuple) -> tuple:
-    """Reading order of keys: throughput cases first, in :attr:`Case.sort_key` order, then the rest."""
-    if key[0] == "throughput":
-        return (0, Case.from_key(key).sort_key)
-    return (1, tuple(map(str, key)))

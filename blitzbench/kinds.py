@@ -1,154 +1,132 @@
-"""The kinds of benchmark a saved run holds, one record type each: what lines a case up across
-runs (its key), the name a reader sees, and its statistics. Torch-free.
+"""The kinds of benchmark a saved run holds, one case type each, and the figure each kind saves.
+Torch-free.
 
-  throughput        a phase of the training step (blitzbench.cases.Case): samples/s
-  data_loading      batches through a DataLoader or held tensors (bench/test_data_loading.py): images/s
-  distributed       the DDP training step over ranks (blitzbench.distributed): samples/s
-  time_to_accuracy  trainings to a test accuracy (bench/test_time_to_accuracy.py): one per seed
+  throughput        a phase of the training step (blitzbench.cases.Case): samples_per_s
+  data_loading      batches through a DataLoader or held tensors (bench/test_data_loading.py): images_per_s
+  distributed       the DDP training step over ranks (blitzbench.distributed): samples_per_s
+  time_to_accuracy  trainings to a test accuracy (bench/test_time_to_accuracy.py): seconds_to_accuracy,
+                    the median over its seeds
+
+Every record is saved with its kind (``extra_info["kind"]``; blitzbench.store.upgrade supplies it
+for runs saved before). A case of any kind is frozen, hashable and ordered (blitzbench.cases.CaseOrder):
+it is the key that lines the case up across runs. Its figure is the one the benchmark saved,
+computed once where it was measured; nothing here derives a figure.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
+from typing import ClassVar, Union
 
-from blitzbench.cases import Case
+from blitzbench.cases import Case, CaseOrder
+
+
+@dataclass(frozen=True)
+class DataLoadingCase(CaseOrder):
+    kind: ClassVar[str] = "data_loading"
+    unit: ClassVar[str] = "images/s"
+    figure_field: ClassVar[str] = "images_per_s"
+
+    dataset: str
+    source: str
+    augment: bool
+    device: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.dataset}-{self.device}-{self.source}-{'augmented' if self.augment else 'plain'}"
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.dataset, self.source, self.augment, self.device)
+
+
+@dataclass(frozen=True)
+class DistributedCase(CaseOrder):
+    kind: ClassVar[str] = "distributed"
+    unit: ClassVar[str] = "samples/s"
+    figure_field: ClassVar[str] = "samples_per_s"
+
+    model: str
+    backend: str
+    world_size: int
+    global_batch_size: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}-{self.backend}-{self.world_size}ranks-bs{self.global_batch_size}-ddp_train_step"
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.model, self.backend, self.world_size, self.global_batch_size)
+
+
+@dataclass(frozen=True)
+class TimeToAccuracyCase(CaseOrder):
+    kind: ClassVar[str] = "time_to_accuracy"
+    unit: ClassVar[str] = "s to accuracy"
+    figure_field: ClassVar[str] = "seconds_to_accuracy"
+
+    model: str
+    dataset: str
+    device: str
+    loop: str
+    mode: str
+    target: float
+
+    @property
+    def id(self) -> str:
+        mode = "" if self.mode == "eager" else f"-{self.mode}"
+        return f"{self.model}-{self.device}-{self.dataset}-{self.loop}_loop{mode}-to_{self.target:.0%}"
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.model, self.dataset, self.device, self.loop, self.mode, self.target)
+
+
+AnyCase = Union[Case, DataLoadingCase, DistributedCase, TimeToAccuracyCase]
+KINDS: dict[str, type] = {kind.kind: kind for kind in (Case, DataLoadingCase, DistributedCase, TimeToAccuracyCase)}
+SECONDS = TimeToAccuracyCase.unit  # the one unit whose figure is a time (smaller is faster)
+
+
+def case_of(info: dict) -> AnyCase | None:
+    """The case a saved benchmark's ``extra_info`` records, by its kind; None for what is not a
+    case of this suite."""
+    kind = KINDS.get(info.get("kind"))
+    return kind.from_info(info) if kind else None
 
 
 @dataclass(frozen=True)
 class CaseStats:
-    median_s: float
-    q1_s: float
-    q3_s: float
-    units_per_call: float  # samples (or images) per timed call
+    """What a run measured of one case: its saved figure and the median time it came from."""
+
+    median_s: float  # seconds per timed call (time to accuracy: per training), the median
+    figure: float  # as saved: samples/s, images/s, or seconds to accuracy
     unit: str
+    noise: float | None = None  # as saved: IQR / median of the timed rounds
 
     @property
     def rate(self) -> float:
-        return self.units_per_call / self.median_s
+        """The figure as a rate (time to accuracy: trainings per second), > 1 ratios being faster."""
+        return 1 / self.figure if self.unit == SECONDS else self.figure
 
 
-def _timed(bench: dict, units_per_call: float, unit: str) -> CaseStats | None:
-    """pytest-benchmark's median and quartiles of the timed rounds, when they are usable."""
-    stats = bench.get("stats") or {}
+def _positive(value) -> float | None:
     try:
-        median, q1, q3 = float(stats["median"]), float(stats["q1"]), float(stats["q3"])
-    except (KeyError, TypeError, ValueError):
+        value = float(value)
+    except (TypeError, ValueError):
         return None
-    if not (median > 0 and math.isfinite(median)):
+    return value if value > 0 and math.isfinite(value) else None
+
+
+def case_stats(bench: dict, case: AnyCase) -> CaseStats | None:
+    """A saved benchmark's figure (``case.figure_field``), with pytest-benchmark's median of its
+    timed rounds (a time to accuracy's median is its figure); None where either is missing or not
+    a positive number (an untimed run)."""
+    info = bench.get("extra_info") or {}
+    figure = _positive(info.get(case.figure_field))
+    median = figure if case.unit == SECONDS else _positive((bench.get("stats") or {}).get("median"))
+    if figure is None or median is None:
         return None
-    return CaseStats(median, q1, q3, units_per_call, unit)
-
-
-class Kind:
-    name = ""
-
-    def key(self, info: dict) -> tuple | None:
-        raise NotImplementedError
-
-    def display(self, key: tuple) -> str:
-        raise NotImplementedError
-
-    def stats(self, bench: dict) -> CaseStats | None:
-        raise NotImplementedError
-
-    def mode(self, key: tuple) -> str | None:
-        """The execution mode, for the kinds that have one."""
-        return None
-
-
-class Throughput(Kind):
-    name = "throughput"
-
-    def key(self, info):
-        case = Case.from_info(info)
-        return case.key if case else None
-
-    def display(self, key):
-        return Case.from_key(key).id
-
-    def stats(self, bench):
-        return _timed(bench, float(bench["extra_info"]["batch_size"]), "samples/s")
-
-    def mode(self, key):
-        return Case.from_key(key).mode
-
-
-class DataLoading(Kind):
-    name = "data_loading"
-
-    def key(self, info):
-        return (self.name, info["dataset"], info["source"], bool(info["augment"]), info["device"])
-
-    def display(self, key):
-        _, dataset, source, augment, device = key
-        return f"{dataset}-{device}-{source}-{'augmented' if augment else 'plain'}"
-
-    def stats(self, bench):
-        return _timed(bench, float(bench["extra_info"].get("images", 1)), "images/s")
-
-
-class Distributed(Kind):
-    name = "distributed"
-
-    def key(self, info):
-        return (self.name, info["model"], info["backend"], int(info["world_size"]), int(info["global_batch_size"]))
-
-    def display(self, key):
-        _, model, backend, world_size, global_batch = key
-        return f"{model}-{backend}-{world_size}ranks-bs{global_batch}-ddp_train_step"
-
-    def stats(self, bench):
-        info = bench["extra_info"]
-        return _timed(bench, float(info["global_batch_size"]) * float(info["steps_per_block"]), "samples/s")
-
-
-class TimeToAccuracy(Kind):
-    name = "time_to_accuracy"
-
-    def key(self, info):
-        return (self.name, info["model"], info["dataset"], info["device"], info["loop"],
-                info.get("mode") or "eager", float(info["target"]))
-
-    def display(self, key):
-        _, model, dataset, device, loop, mode, target = key
-        return f"{model}-{device}-{dataset}-{loop}_loop{'-' + mode if mode != 'eager' else ''}-to_{target:.0%}"
-
-    def stats(self, bench):
-        """One training per seed: their median, the seeds' range as the spread."""
-        info = bench["extra_info"]
-        seconds = [float(x) for x in info.get("seconds_per_seed") or [info["seconds_to_accuracy"]]]
-        if not all(x > 0 and math.isfinite(x) for x in seconds):
-            return None
-        return CaseStats(statistics.median(seconds), min(seconds), max(seconds), 1.0, "trainings/s")
-
-
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (Throughput(), DataLoading(), Distributed(), TimeToAccuracy())}
-
-
-def kind_of(info: dict) -> Kind | None:
-    """A saved benchmark's kind, from its ``extra_info`` (runs saved before kinds were recorded
-    hold throughput cases, told by their phase)."""
-    return KINDS.get(info.get("kind", "throughput" if "phase" in info else None))
-
-
-def case_key(info: dict) -> tuple | None:
-    """The key that lines a saved benchmark (its ``extra_info``) up across runs; None for what is
-    not a case of this suite."""
-    kind = kind_of(info)
-    return kind.key(info) if kind else None
-
-
-def case_name(key: tuple) -> str:
-    """A key as the reader sees it: a throughput case's id, or the other kinds' names."""
-    return KINDS[key[0]].display(key)
-
-
-def case_mode(key: tuple) -> str | None:
-    """A throughput key's execution mode; None for the other kinds of case."""
-    return KINDS[key[0]].mode(key)
-
-
-def case_stats(bench: dict, key: tuple) -> CaseStats | None:
-    return KINDS[key[0]].stats(bench)
+    return CaseStats(median, figure, case.unit, info.get("noise_iqr_over_median"))

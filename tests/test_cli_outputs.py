@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from blitzbench import ROOT, matrix
-from blitzbench.analysis import verification
+from blitzbench import ROOT
+from blitzbench.analysis import verification as verification_table
+from blitzbench.cli import fidelity, gpu_check, matrix, verification
 from blitzbench.cli.args import BadInput, check_output_folder, check_outputs
-from blitzbench.gpu import check as gpu_check
-from blitzbench.measure import fidelity
 
 RECORDED_RUN = (ROOT / "tests" / "data" / "recorded" / "torch-2.11-vs-2.14-interleaved" / "torch211"
                 / "20261128-013535_torch-2.11.0_cu130_cpu.json")
-SAVED_XML = sorted((ROOT / "results" / "tox").glob(f"*/{verification.RESULT_FILE}"))
+SAVED_XML = sorted((ROOT / "results" / "tox").glob(f"*/{verification_table.RESULT_FILE}"))
 
 
 @pytest.fixture
@@ -167,9 +166,9 @@ def test_verification_without_save_only_prints(tox_results, capsys):
 
 def test_gpu_targets_only_reads(saved_run, capsys):
     before = snapshot(saved_run.parent)
-    from blitzbench.gpu import targets
+    from blitzbench.cli import gpu_targets
 
-    assert targets.main([str(saved_run.parent)]) == 0
+    assert gpu_targets.main([str(saved_run.parent)]) == 0
     assert "GPU targets" in capsys.readouterr().out
     assert snapshot(saved_run.parent) == before
 
@@ -208,4 +207,4 @@ def test_gpu_check_and_fidelity_outputs_are_relative_to_the_current_folder(tmp_p
 
 
 def test_the_default_results_folder_is_relative():
-    assert verification.DEFAULT_FOLDER == Path("results", "tox")
+    assert verification_table.DEFAULT_FOLDER == Path("results", "tox")

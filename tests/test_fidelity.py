@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from blitzbench.measure import fidelity
+from blitzbench.cli import fidelity
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from blitzbench.cli import gpu_check
 from blitzbench.gpu import check
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_passing_steps_pass_the_check(tmp_path):
 
 def test_a_budget_below_the_reserves_is_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as stop:
-        check.main(["--budget", "100"])
+        gpu_check.main(["--budget", "100"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
     reserved = sum(step.reserve_s for step in check.STEPS)  # 0 + 90 + 100 + 90 + 15

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from blitzbench.cli import gpu_targets as command
 from blitzbench.gpu import targets as gpu_targets
 from blitzbench.cases import Case
 
@@ -71,7 +72,7 @@ def test_a_case_in_two_runs_is_judged_twice(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(argv, says, capsys):
     from blitzbench.testing import exit_status
 
-    assert exit_status(gpu_targets.main, argv) == 2
+    assert exit_status(command.main, argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
 
@@ -79,5 +80,5 @@ def test_bad_input_is_one_line_and_exit_2(argv, says, capsys):
 def test_a_broken_fidelity_record_is_one_line(tmp_path, capsys):
     _run(tmp_path, "modes.json", [_bench(Case("lenet", "cuda", 64, "train_step", mode="cudagraph"), 1e-4)])
     (tmp_path / "fidelity.json").write_text('{"cases": [{"case": "x-cuda-y"}]}')
-    assert gpu_targets.main([str(tmp_path)]) == 2
+    assert command.main([str(tmp_path)]) == 2
     assert "not a fidelity record" in capsys.readouterr().err

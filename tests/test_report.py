@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from blitzbench import store
 from blitzbench.cli import report
-from blitzbench.kinds import case_key, case_name
+from blitzbench.kinds import TimeToAccuracyCase, case_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAVED_CPU_RUN = sorted(ROOT.glob("results/*_cpu.json"))
@@ -28,6 +29,8 @@ def make_run(path: Path, torch_version="2.14.1", when="2026-11-27T10:00:00", sca
 
 
 def slowed_copy(src: Path, dst: Path, factor: float) -> Path:
+    """Every timed call ``factor`` times longer: the rounds' statistics, and the rates the
+    benchmarks saved from them (time to accuracy keeps its own seconds)."""
     data = json.loads(src.read_text())
     for bench in data["benchmarks"]:
         stats = bench["stats"]
@@ -36,6 +39,10 @@ def slowed_copy(src: Path, dst: Path, factor: float) -> Path:
                 stats[key] *= factor
         if "data" in stats:
             stats["data"] = [v * factor for v in stats["data"]]
+        info = bench.get("extra_info") or {}
+        for rate in ("samples_per_s", "images_per_s", "gflops_per_s"):
+            if isinstance(info.get(rate), (int, float)):
+                info[rate] /= factor
     data["datetime"] = "2099-01-01T00:00:00"  # newer than the original, which stays the baseline
     dst.write_text(json.dumps(data))
     return dst
@@ -77,8 +84,9 @@ def test_a_saved_run_30_percent_slower_fails_at_10_percent(tmp_path, capsys):
     named = {line.split()[0] for line in err.splitlines() if line.startswith("  ")}
     # Named: every compared case (each median 30% longer), but time to accuracy, which is read
     # from its own seconds in extra_info, which the slowed copy keeps.
-    expected = {case_name(case_key(b["extra_info"])) for b in json.loads(SAVED_CPU_RUN[-1].read_text())["benchmarks"]
-                if case_key(b["extra_info"]) and case_key(b["extra_info"])[0] != "time_to_accuracy"}
+    saved = store.upgrade(json.loads(SAVED_CPU_RUN[-1].read_text()))["benchmarks"]
+    expected = {case.id for case in (case_of(b["extra_info"]) for b in saved)
+                if case and not isinstance(case, TimeToAccuracyCase)}
     assert expected and named == expected
     assert all("30.0% slower" in line and "unclear (1 run)" in line for line in err.splitlines() if line.startswith("  "))
 

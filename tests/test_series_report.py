@@ -16,7 +16,6 @@ import pytest
 
 from blitzbench.cli import report
 from blitzbench.cases import Case
-from blitzbench.kinds import case_name
 from blitzbench.analysis.saved_runs import collect, group_series, pair_runs
 
 RECORDED = Path(__file__).resolve().parent / "data" / "recorded"
@@ -96,11 +95,11 @@ def test_a_planted_15_percent_slowdown_is_called_slower_in_nearly_every_case(tmp
     root = write_matrix(tmp_path / "runs", 6, slowdown={"B": 1.15}, drift={(drifting, 4): 1.25})
     saved = run_report(capsys, tmp_path, root, "--baseline", "A")
     b = verdicts(saved, "B")
-    steady = {case_name(c.key) for c in CASES if c != BIMODAL}
+    steady = {c.id for c in CASES if c != BIMODAL}
     called = {case for case in steady if b[case] == "slower"}
     assert len(called) >= len(steady) - 2, sorted(steady - called)  # nearly every: noise may leave one or two unclear
     assert not {case for case, v in b.items() if v in ("faster", "same")}
-    assert b[case_name(BIMODAL.key)] in ("slower", "unclear")  # its modes swamp 15% at 6 rounds
+    assert b[BIMODAL.id] in ("slower", "unclear")  # its modes swamp 15% at 6 rounds
     assert summary(saved, "B")["verdict"] == "slower"
     ratios = [r["ratio"] for r in saved["records"] if r["series"] == "B" and r["case"] in steady]
     assert all(0.82 < x < 0.92 for x in ratios), ratios  # 1 / 1.15 = 0.87, with 2% noise
@@ -114,7 +113,7 @@ def test_a_drifting_baseline_round_needs_nine_rounds_for_the_call(tmp_path, caps
     assert set(verdicts(six, "B").values()) == {"unclear"}
     nine = run_report(capsys, tmp_path, write_matrix(tmp_path / "nine", 9, {"B": 1.15}, {("A", 4): 1.25}),
                       "--baseline", "A")
-    steady = {case_name(c.key) for c in CASES if c != BIMODAL}
+    steady = {c.id for c in CASES if c != BIMODAL}
     called = {case for case, v in verdicts(nine, "B").items() if v == "slower"}
     assert len(called & steady) >= len(steady) - 2, sorted(steady - called)
 
@@ -208,7 +207,7 @@ def test_recorded_211_vs_214_four_rounds_call_nothing_and_show_the_drifting_roun
 def test_recorded_aa_and_planted_15_percent(tmp_path, capsys):
     saved = run_report(capsys, tmp_path, RECORDED / "same-release-aa-and-planted-15pct", "--baseline", "A")
     assert {r["verdict"] for r in saved["records"] if not r["baseline"]} == {"unclear (4 runs)"}  # no call
-    bimodal = case_name(Case("lenet", "cpu", 64, "train_step").key)
+    bimodal = Case("lenet", "cpu", 64, "train_step").id
     b = {r["case"]: r["ratio"] for r in saved["records"] if r["series"] == "B"}
     aa = {r["case"]: r["ratio"] for r in saved["records"] if r["series"] == "A2"}
     steady = [c for c in b if c != bimodal]

@@ -1,15 +1,22 @@
 """The end-of-run table: devices side by side, speedup, noise marks, devices that did not run."""
 
+from blitzbench import store
 from blitzbench.analysis.summary_table import throughput_table
 
 
 def bench(device, samples_per_s, median=0.01, iqr=0.0005, phase="forward", batch_size=64, gflops=1.0, peak=0.5,
           mode="eager", busy=None, model="lenet", dtype="float32"):
-    return {"extra_info": {"model": model, "phase": phase, "device": device, "batch_size": batch_size,
-                           "dtype": dtype, "memory_format": "contiguous", "mode": mode,
+    """A throughput record as bench/test_throughput.py saves it (noise = IQR / median)."""
+    return {"extra_info": {"kind": "throughput", "model": model, "phase": phase, "device": device,
+                           "batch_size": batch_size, "dtype": dtype, "memory_format": "contiguous", "mode": mode,
                            "samples_per_s": samples_per_s, "gflops_per_s": gflops, "peak_fraction": peak,
-                           "device_busy_fraction": busy},
+                           "device_busy_fraction": busy, "noise_iqr_over_median": iqr / median},
             "stats": {"median": median, "iqr": iqr}}
+
+
+def saved_before_schema(*benches) -> list[dict]:
+    """Records of a run saved before the schema version, as the report reads them (blitzbench.store.upgrade)."""
+    return store.upgrade({"machine_info": {}, "benchmarks": list(benches)})["benchmarks"]
 
 
 def cells(row):
@@ -93,16 +100,19 @@ def test_older_runs_name_the_mode_compile_mode():
     old = bench("cpu", 1.0)
     info = old["extra_info"]
     info["compile_mode"] = info.pop("mode").replace("eager", "compiled")
-    (row,) = rows(throughput_table([old], ["cpu"], "github"))
+    del info["kind"]
+    (row,) = rows(throughput_table(saved_before_schema(old), ["cpu"], "github"))
     assert cells(row)[3] == "compiled"
 
 
 def tta(loop, seconds, device="cuda", mode=None):
+    """A time-to-accuracy record; one without ``mode`` is of a run saved before the loops had modes."""
     info = {"kind": "time_to_accuracy", "dataset": "mnist5k", "model": "chapter_net", "device": device,
             "target": 0.95, "loop": loop, "seconds_to_accuracy": seconds, "epochs": 3, "batch_size": 64}
     if mode:
         info["mode"] = mode
-    return {"extra_info": info, "stats": {}}
+    record = {"extra_info": info, "stats": {}}
+    return record if mode else saved_before_schema(record)[0]
 
 
 def test_time_to_accuracy_sets_the_cudagraph_fast_loop_beside_eager():
@@ -145,7 +155,9 @@ def test_the_legend_names_each_peak_with_its_math():
 
 
 def test_the_legend_says_why_each_missing_gflops_figure_is_missing():
-    from blitzbench.analysis.summary_table import INFERENCE_FLOPS_BEFORE_2_6, STEP_HAS_NO_FLOPS, legend
+    from blitzbench.analysis.summary_table import legend
+    from blitzbench.figures import STEP_HAS_NO_FLOPS
+    from blitzbench.store import INFERENCE_FLOPS_BEFORE_2_6
 
     def bench(phase, torch_version, gflops=None, **recorded):
         return {"extra_info": {"phase": phase, "torch_version": torch_version, "samples_per_s": 1000.0,
@@ -153,7 +165,7 @@ def test_the_legend_says_why_each_missing_gflops_figure_is_missing():
 
     saved_by_2_4_1 = [bench("forward", "2.4.1+cu121", 0.5), bench("inference", "2.4.1+cu121"),
                       bench("inference", "2.4.1+cu121"), bench("step", "2.4.1+cu121")]
-    text = legend({}, {}, benchmarks=saved_by_2_4_1)  # saved before reasons were recorded: the known ones
+    text = legend({}, {}, benchmarks=saved_before_schema(*saved_by_2_4_1))  # no reasons recorded: the known ones
     assert f"GFLOP/s n/a (2 cases: inference): {INFERENCE_FLOPS_BEFORE_2_6}" in text
     assert f"GFLOP/s n/a (1 case: step): {STEP_HAS_NO_FLOPS}" in text
     assert "forward" not in text
@@ -172,7 +184,7 @@ def test_distributed_errors_are_shown_under_their_new_and_their_former_names():
         return {"extra_info": info, "stats": {}}
 
     new = distributed_table([run(grad_max_rel_err=1e-7, param_max_rel_err=2e-7)], "github")
-    old = distributed_table([run(grad_max_abs_err=1e-7, param_max_abs_err=2e-7)], "github")
+    old = distributed_table(saved_before_schema(run(grad_max_abs_err=1e-7, param_max_abs_err=2e-7)), "github")
     assert "grad / param rel. error" in new and "1.0e-07 / 2.0e-07" in new
     assert new == old
 

@@ -9,6 +9,7 @@ import pytest
 
 from blitzbench import ROOT
 from blitzbench.analysis import verification
+from blitzbench.cli import verification as command
 from blitzbench.testing import run_planted_suite
 from blitzbench.analysis.verification import CaseResult, KnownDifference, ReleaseRun
 
@@ -156,11 +157,11 @@ def test_cells_count_each_outcome_per_area_and_skips_on_some_releases_are_listed
 def test_the_command_prints_the_table_and_saves_it_only_with_save(tmp_path, planted_xml, capsys):
     (tmp_path / "torch24").mkdir()
     (tmp_path / "torch24" / "verification.xml").write_bytes(planted_xml.read_bytes())
-    assert verification.main([str(tmp_path)]) == 1  # the planted failures
+    assert command.main([str(tmp_path)]) == 1  # the planted failures
     out = capsys.readouterr().out
     assert "bench/test_kinds.py" in out and "saved:" not in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["torch24"]  # it only read
-    assert verification.main([str(tmp_path), "--save"]) == 1
+    assert command.main([str(tmp_path), "--save"]) == 1
     assert "saved:" in capsys.readouterr().out
     saved = json.loads((tmp_path / "verification.json").read_text())
     assert len(saved["failures"]) == 3 and (tmp_path / "verification.md").exists()
@@ -178,7 +179,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, setup, args, says):
     if setup:
         (tmp_path / setup).parent.mkdir(parents=True)
         (tmp_path / setup).write_text("<testsuites><testsuite")  # cut short
-    assert verification.main([a.format(tmp=tmp_path) for a in args]) == 2
+    assert command.main([a.format(tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says.format(tmp=tmp_path) in err, err
     assert not (tmp_path / "verification.md").is_file() and not (tmp_path / "verification.json").exists()

@@ -29,8 +29,7 @@ from statistics import geometric_mean
 from blitzbench.analysis import instruction_compare, paired_stats, verdicts
 from blitzbench.analysis.saved_runs import Run, Series, pair_runs
 from blitzbench.messages import BadInput
-from blitzbench.cases import sort_key
-from blitzbench.kinds import CaseStats, case_name
+from blitzbench.kinds import AnyCase, CaseStats
 
 PAIRED = "paired rounds"
 SINGLE_RUN = "single run"
@@ -70,7 +69,7 @@ def _median_time(stats: list[CaseStats]) -> float:
     return statistics.median(s.median_s for s in stats)
 
 
-def compare_case(pairs: list[tuple[Run, Run]], base: Series, other: Series, key: tuple,
+def compare_case(pairs: list[tuple[Run, Run]], base: Series, other: Series, key: AnyCase,
                  min_change: float) -> Comparison | None:
     """``key`` in ``other`` against ``base``, over the rounds where both ran it."""
     usable = [(b.cases[key], o.cases[key]) for b, o in pairs if key in b.cases and key in o.cases]
@@ -108,7 +107,7 @@ class SeriesSummary:
         return f"{self.ratio:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
 
 
-def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison], min_change: float) -> SeriesSummary:
+def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[AnyCase, Comparison], min_change: float) -> SeriesSummary:
     """Paired (2 rounds or more): per round, the geometric mean over the cases every round of both
     series ran, then the median of those and its interval. One round: the plain geometric mean."""
     counts = dict(Counter(verdicts.kind(c.verdict) for c in comparisons.values()))
@@ -130,8 +129,8 @@ def summarize(pairs: list[tuple[Run, Run]], comparisons: dict[tuple, Comparison]
 
 @dataclass(frozen=True)
 class Figure:
-    """A series' own figure for a case: the median over its timed runs of their medians, as a rate
-    (samples/s, images/s) or, for time to accuracy, seconds."""
+    """A series' own figure for a case: the figure its timed runs saved (a rate: samples/s,
+    images/s; or, for time to accuracy, seconds), of the middle run by rate."""
 
     value: float
     unit: str  # "samples/s", "images/s", "s to accuracy"
@@ -139,14 +138,12 @@ class Figure:
     runs: int
 
 
-def series_figure(series: Series, key: tuple) -> Figure | None:
+def series_figure(series: Series, key: AnyCase) -> Figure | None:
     stats = sorted((r.cases[key] for r in series.timed_runs if key in r.cases), key=lambda c: c.rate)
     if not stats:
         return None
     middle = stats[(len(stats) - 1) // 2]  # the lower middle run for an even count
-    if key[0] == "time_to_accuracy":
-        return Figure(middle.median_s, "s to accuracy", middle.median_s, len(stats))
-    return Figure(middle.rate, middle.unit, middle.median_s, len(stats))
+    return Figure(middle.figure, middle.unit, middle.median_s, len(stats))
 
 
 @dataclass
@@ -156,9 +153,9 @@ class Side:
     index: int
     series: Series
     rounds: int  # paired timed rounds
-    times: dict[tuple, Comparison]
+    times: dict[AnyCase, Comparison]
     summary: SeriesSummary | None
-    counts: dict[tuple, instruction_compare.CountComparison]
+    counts: dict[AnyCase, instruction_compare.CountComparison]
     count_summary: instruction_compare.CountSummary
     time_absent: str | None = None  # why no time is compared, when none is
 
@@ -167,7 +164,7 @@ class Side:
 class Report:
     series: list[Series]
     baseline: Series
-    keys: list[tuple]
+    keys: list[AnyCase]  # every case of any run, in reading order
     min_change: float
     min_change_instructions: float
     sides: dict[int, Side]  # series index -> its comparison; the baseline has none
@@ -187,7 +184,7 @@ class Report:
     def others(self) -> list[Side]:
         return [self.sides[i] for i in sorted(self.sides)]
 
-    def figure(self, series: Series, key: tuple) -> Figure | None:
+    def figure(self, series: Series, key: AnyCase) -> Figure | None:
         return series_figure(series, key)
 
 
@@ -238,7 +235,7 @@ def choose_baseline(series: list[Series], spec: str | None) -> tuple[Series, str
 def build_report(series: list[Series], baseline: Series, min_change: float,
                  min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100,
                  baseline_reason: str = "") -> Report:
-    keys = sorted({k for s in series for r in s.runs for k in r.cases}, key=sort_key)
+    keys = sorted({k for s in series for r in s.runs for k in r.cases})
     sides = {}
     for i, s in enumerate(series):
         if s is baseline:
@@ -264,5 +261,5 @@ class Regression:
 def regressions(report: Report, limit: float) -> list[Regression]:
     """Each case whose ratio of medians is more than ``limit`` (a fraction) slower than the
     baseline's, whatever its verdict (as pytest-benchmark's --benchmark-compare-fail)."""
-    return [Regression(case_name(k), side.series.label, c) for side in report.others()
+    return [Regression(k.id, side.series.label, c) for side in report.others()
             for k, c in side.times.items() if c.slowdown > limit]

@@ -24,6 +24,7 @@ from blitzbench.messages import BadInput
 from blitzbench.measure.instructions import load_profiles, profile_path_for
 from blitzbench.analysis.saved_runs import Run, Series
 from blitzbench.analysis.verdicts import count_verdict
+from blitzbench.kinds import AnyCase
 
 DEFAULT_MIN_CHANGE_PCT = 1.0
 
@@ -45,7 +46,7 @@ class SeriesCount:
     spread_across_runs: float | None  # None with one run
 
 
-def series_count(series: Series, key: tuple) -> SeriesCount | None:
+def series_count(series: Series, key: AnyCase) -> SeriesCount | None:
     counts = [r.instructions[key].per_call for r in series.runs if key in r.instructions]
     if not counts:
         return None
@@ -54,7 +55,7 @@ def series_count(series: Series, key: tuple) -> SeriesCount | None:
     return SeriesCount(median, len(counts), spread)
 
 
-def compare_counts(base: Series, other: Series, keys, min_change: float) -> dict[tuple, CountComparison]:
+def compare_counts(base: Series, other: Series, keys, min_change: float) -> dict[AnyCase, CountComparison]:
     out = {}
     for key in keys:
         b, o = series_count(base, key), series_count(other, key)
@@ -73,7 +74,7 @@ class CountSummary:
     counts: dict
 
 
-def summarize_counts(comparisons: dict[tuple, CountComparison], min_change: float) -> CountSummary:
+def summarize_counts(comparisons: dict[AnyCase, CountComparison], min_change: float) -> CountSummary:
     """The geometric mean of a series' count ratios, with the verdict of that mean."""
     counts = {v: sum(c.verdict == v for c in comparisons.values()) for v in ("more", "fewer", "same")}
     if not comparisons:

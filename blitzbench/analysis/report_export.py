@@ -1,6 +1,6 @@
 """The comparison (blitzbench.analysis.comparison) as data: a JSON document, a CSV of one row per
 case and series, and a PNG plot of each case's ratio with its interval. Each file is written
-whole or not at all (blitzbench.analysis.results_store.write_atomic)."""
+whole or not at all (blitzbench.store.write_atomic)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from blitzbench.analysis import instruction_compare, paired_stats
 from blitzbench.analysis.comparison import COUNTED_TIMES, Report
-from blitzbench.analysis.results_store import write_atomic
+from blitzbench.store import write_atomic
+from blitzbench.kinds import AnyCase
 from blitzbench.messages import BadInput
-from blitzbench.kinds import case_mode, case_name
 
 
 def records(report: Report) -> list[dict]:
@@ -34,7 +34,7 @@ def records(report: Report) -> list[dict]:
             else:
                 verdict = "missing" if figure is None else "no baseline"
             out.append({
-                "case": case_name(key), "mode": case_mode(key), "series": s.name, "label": s.label,
+                "case": key.id, "mode": key.shown_mode, "series": s.name, "label": s.label,
                 "torch_version": s.torch_version, "machine": s.machine_identity, "baseline": is_base,
                 "runs": len(s.timed_runs), "counted_runs": len(s.counted_runs),
                 "figure": figure.value if figure else None, "unit": figure.unit if figure else None,
@@ -48,7 +48,7 @@ def records(report: Report) -> list[dict]:
     return out
 
 
-def _count_record(report: Report, i: int, key: tuple) -> dict:
+def _count_record(report: Report, i: int, key: AnyCase) -> dict:
     s = report.series[i]
     side = report.sides.get(i)
     own = instruction_compare.series_count(s, key)
@@ -141,7 +141,7 @@ def plot(path: Path, report: Report) -> None:
         name = side.series.label + (f" ({n} run{'s' * (n != 1)}: no interval)" if n < 2 else
                                     f" ({n} rounds, interval coverage {paired_stats.coverage(n):.1%})")
         ax.errorbar(xs, ys, xerr=[lows, highs], fmt=marker, markersize=4, capsize=2, linewidth=1, label=name, zorder=2)
-    ax.set_yticks(range(len(keys)), [case_name(k) for k in keys], fontsize=7)
+    ax.set_yticks(range(len(keys)), [k.id for k in keys], fontsize=7)
     ax.set_ylim(len(keys) - 0.5, -0.5)
     ax.set_xlabel(f"rate ÷ baseline rate ({report.baseline.label}); > 1 is faster; "
                   "bars: the median's interval over paired rounds")

@@ -22,7 +22,7 @@ The page holds, top to bottom:
 
 Nothing is loaded from elsewhere: styles are inline, charts are inline SVG, no fonts, scripts or
 images. Every text is escaped. The file is written whole or not at all
-(blitzbench.analysis.results_store.write_atomic).
+(blitzbench.store.write_atomic).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from pathlib import Path
 
 from blitzbench.analysis import instruction_compare, paired_stats, report_text, verdicts
 from blitzbench.analysis.comparison import Report, Side
-from blitzbench.analysis.results_store import write_atomic
-from blitzbench.messages import BadInput
-from blitzbench.messages import shown
-from blitzbench.kinds import case_name
+from blitzbench.store import write_atomic
+from blitzbench.kinds import AnyCase
+from blitzbench.messages import BadInput, shown
 
 TIME_CLIP = 0.30  # the time heat map's colours saturate at ±30%
 COUNT_CLIP = 0.05  # the instruction heat map's at ±5%
@@ -192,7 +191,7 @@ def time_sides(report: Report) -> list[Side]:
     return [side for side in report.others() if side.time_absent is None and side.rounds]
 
 
-def time_keys(report: Report) -> list[tuple]:
+def time_keys(report: Report) -> list[AnyCase]:
     """The cases of any timed run (the time heat map's rows)."""
     return [k for k in report.keys if any(k in r.cases for s in report.series for r in s.timed_runs)]
 
@@ -204,12 +203,12 @@ def count_sides(report: Report) -> list[Side]:
     return [side for side in report.others() if any(r.instructions for r in side.series.runs)]
 
 
-def count_keys(report: Report) -> list[tuple]:
+def count_keys(report: Report) -> list[AnyCase]:
     return [k for k in report.keys if any(k in r.instructions for s in report.series for r in s.runs)]
 
 
-def _time_cell(report: Report, side: Side, key: tuple) -> _Cell:
-    name, label = case_name(key), side.series.label
+def _time_cell(report: Report, side: Side, key: AnyCase) -> _Cell:
+    name, label = key.id, side.series.label
     c = side.times.get(key)
     if c is None:
         own = report.figure(side.series, key)
@@ -223,8 +222,8 @@ def _time_cell(report: Report, side: Side, key: tuple) -> _Cell:
                  pale=verdicts.kind(c.verdict) == verdicts.UNCLEAR)
 
 
-def _count_cell(side: Side, key: tuple) -> _Cell:
-    name, label = case_name(key), side.series.label
+def _count_cell(side: Side, key: AnyCase) -> _Cell:
+    name, label = key.id, side.series.label
     c = side.counts.get(key)
     if c is None:
         own = instruction_compare.series_count(side.series, key)
@@ -276,7 +275,7 @@ def time_section(report: Report) -> str:
                  f'±{report.min_change:.0%}); pale and hatched: unclear (the interval straddles ±{report.min_change:.0%}, '
                  f'or too few runs for a verdict); hover a cell for its interval and verdict.</p>')
     cells = [[_time_cell(report, side, k) for side in sides] for k in keys]
-    svg = _heatmap_svg("time", [case_name(k) for k in keys], [side.series.label for side in sides], cells,
+    svg = _heatmap_svg("time", [k.id for k in keys], [side.series.label for side in sides], cells,
                        [_time_summary(side) for side in sides])
     parts.append(f'<div class="scroll">{svg}</div>')
     parts.append(_legend_svg("time", TIME_CLIP, "slower", "faster", time_position, ".2f", "unclear"))
@@ -300,7 +299,7 @@ def count_section(report: Report) -> str:
                  f'fewer, log scale, full colour from ±{COUNT_CLIP:.0%}; bold: more or fewer (beyond '
                  f'±{report.min_change_instructions:.1%}), else same. Counts are not time.</p>')
     cells = [[_count_cell(side, k) for side in sides] for k in keys]
-    svg = _heatmap_svg("instr", [case_name(k) for k in keys], [side.series.label for side in sides], cells,
+    svg = _heatmap_svg("instr", [k.id for k in keys], [side.series.label for side in sides], cells,
                        [_count_summary(side) for side in sides])
     parts.append(f'<div class="scroll">{svg}</div>')
     parts.append(_legend_svg("instr", COUNT_CLIP, "more", "fewer", count_position, ".3f", None))
@@ -384,10 +383,10 @@ def summary_section(report: Report) -> str:
 
 # -- where the instructions went --------------------------------------------------------------------
 
-def explained_keys(side: Side, limit: int = EXPLAIN_CASES) -> list[tuple]:
+def explained_keys(side: Side, limit: int = EXPLAIN_CASES) -> list[AnyCase]:
     """The side's cases with more or fewer instructions, the largest changes first, at most ``limit``."""
     changed = [(k, c) for k, c in side.counts.items() if c.verdict in (verdicts.MORE, verdicts.FEWER)]
-    changed.sort(key=lambda item: (-abs(item[1].ratio - 1), case_name(item[0])))
+    changed.sort(key=lambda item: (-abs(item[1].ratio - 1), item[0].id))
     return [k for k, _ in changed[:limit]]
 
 
@@ -403,8 +402,8 @@ def _explain_rows(rows: list[dict]) -> str:
             f'<th>of total</th></tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-def _explain_case(report: Report, side: Side, key: tuple) -> str:
-    case_id = case_name(key)
+def _explain_case(report: Report, side: Side, key: AnyCase) -> str:
+    case_id = key.id
     try:
         before = instruction_compare.profiled_run(report.baseline.runs, case_id)
         after = instruction_compare.profiled_run(side.series.runs, case_id)

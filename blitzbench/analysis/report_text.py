@@ -14,18 +14,19 @@ from tabulate import tabulate
 
 from blitzbench.analysis import instruction_compare, paired_stats, verdicts
 from blitzbench.analysis.comparison import COUNTED_TIMES, Figure, Report, Side
+from blitzbench.figures import rate_text
+from blitzbench.kinds import SECONDS, AnyCase
 from blitzbench.messages import shown
-from blitzbench.kinds import case_mode, case_name
 
 WIDTH = 120
 
 
 def figure_text(figure: Figure | None) -> str:
+    """A series' figure: a rate as every table shows rates (blitzbench.figures.rate_text), seconds
+    to three significant digits."""
     if figure is None:
         return "missing"
-    if figure.unit == "s to accuracy":
-        return f"{figure.value:.3g}"
-    return f"{figure.value:,.0f}" if figure.value >= 100 else f"{figure.value:.3g}"
+    return f"{figure.value:.3g}" if figure.unit == SECONDS else rate_text(figure.value)
 
 
 def count_text(count) -> str:
@@ -123,7 +124,7 @@ def _wrapped(lines: list[str], prefix: str = "note: ") -> list[str]:
     return out
 
 
-def _time_keys(report: Report, side: Side) -> list[tuple]:
+def _time_keys(report: Report, side: Side) -> list[AnyCase]:
     """The cases either side timed (a case only one of them ran shows as missing)."""
     if not side.times:
         return []
@@ -131,25 +132,25 @@ def _time_keys(report: Report, side: Side) -> list[tuple]:
             if any(k in r.cases for s in (side.series, report.baseline) for r in s.timed_runs)]
 
 
-def _count_keys(report: Report, side: Side) -> list[tuple]:
+def _count_keys(report: Report, side: Side) -> list[AnyCase]:
     if not side.counts:
         return []
     return [k for k in report.keys if any(k in r.instructions for s in (side.series, report.baseline) for r in s.runs)]
 
 
-def _by_unit(report: Report, side: Side, keys: list[tuple]) -> dict[str, list[tuple]]:
+def _by_unit(report: Report, side: Side, keys: list[AnyCase]) -> dict[str, list[AnyCase]]:
     """Cases grouped by their figure's unit (samples/s, images/s, s to accuracy)."""
-    groups: dict[str, list[tuple]] = {}
+    groups: dict[str, list[AnyCase]] = {}
     for key in keys:
         figure = report.figure(side.series, key) or report.figure(report.baseline, key)
         groups.setdefault(figure.unit if figure else "samples/s", []).append(key)
     return groups
 
 
-def _side_rows(report: Report, side: Side, keys: list[tuple], with_time: bool, with_counts: bool) -> list[list[str]]:
+def _side_rows(report: Report, side: Side, keys: list[AnyCase], with_time: bool, with_counts: bool) -> list[list[str]]:
     rows = []
     for key in keys:
-        row = [case_name(key)]
+        row = [key.id]
         if with_time:
             c = side.times.get(key)
             figure = report.figure(side.series, key)
@@ -164,7 +165,7 @@ def _side_rows(report: Report, side: Side, keys: list[tuple], with_time: bool, w
     return rows
 
 
-def _table(report: Report, side: Side, unit: str, keys: list[tuple], with_time: bool, with_counts: bool,
+def _table(report: Report, side: Side, unit: str, keys: list[AnyCase], with_time: bool, with_counts: bool,
            fmt: str) -> str:
     headers = ["case"] + ([unit, "ratio [interval]", "verdict"] if with_time else []) + \
               (["instr./call", "instr. ratio", "instr."] if with_counts else [])
@@ -250,7 +251,7 @@ def render_wide(report: Report, fmt: str = "simple") -> str:
             headers += ["instr./call"] + ([] if side is None else ["instr.\nratio", "instr.\nverdict"])
     rows = []
     for key in report.keys:
-        row = [case_name(key), case_mode(key) or "-"]
+        row = [key.id, key.shown_mode or "-"]
         for i, s in enumerate(report.series):
             side = report.sides.get(i)
             figure = report.figure(s, key)

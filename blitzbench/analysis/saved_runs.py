@@ -1,12 +1,13 @@
 """Reading saved benchmark runs (pytest-benchmark JSON) back, for the report, and grouping them
 into series.
 
-A run is one file. Each of its cases is keyed by what identifies it across runs (blitzbench.cases), so
-that runs from different torch releases or machines line up: throughput cases by model, phase,
-device, batch size, dtype, memory format and execution mode; data-loading cases by dataset, source,
+A run is one file, brought to the current schema as it is read (blitzbench.store.upgrade). Each
+of its cases is keyed by the case itself (blitzbench.cases, blitzbench.kinds), so that runs from
+different torch releases or machines line up: throughput cases by model, phase, device, batch
+size, dtype, memory format and execution mode; data-loading cases by dataset, source,
 augmentation and device; distributed cases by model, backend, ranks and global batch;
 time-to-accuracy cases by model, dataset, device, loop, mode and target, their seeds' median
-seconds the figure compared.
+seconds the figure compared. A case's figure is the one its benchmark saved.
 
 A series is the runs of one setup repeated: the runs a tox environment saved in its folder
 (``results/tox/<env>/``), or, in one flat folder, the runs of one torch version, set of devices
@@ -31,8 +32,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blitzbench import store
 from blitzbench.cases import DEVICES
-from blitzbench.kinds import CaseStats, case_key, case_stats
+from blitzbench.kinds import AnyCase, CaseStats, case_of, case_stats
 from blitzbench.messages import BadInput
 
 
@@ -51,8 +53,8 @@ class Run:
     datetime: str
     machine_info: dict
     benchmarks: list[dict]
-    cases: dict[tuple, CaseStats] = field(default_factory=dict)
-    instructions: dict[tuple, InstructionCount] = field(default_factory=dict)
+    cases: dict[AnyCase, CaseStats] = field(default_factory=dict)
+    instructions: dict[AnyCase, InstructionCount] = field(default_factory=dict)
     named: bool = False  # named on the command line as a file (not found in a folder)
     root: Path | None = None  # the folder named on the command line that it was found in
 
@@ -115,7 +117,8 @@ def _instructions(info: dict) -> InstructionCount | None:
 
 
 def load_run(path: Path) -> Run:
-    """One saved run; BadInput when the file is cut short, not JSON, or not a pytest-benchmark run."""
+    """One saved run, in the current schema; BadInput when the file is cut short, not JSON, not a
+    pytest-benchmark run, or saved in a schema newer than this code reads."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -126,15 +129,19 @@ def load_run(path: Path) -> Run:
         raise BadInput(f"{path}: cut short or not JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
         raise BadInput(f"{path}: not a pytest-benchmark run (no 'benchmarks' list and 'machine_info')")
+    try:
+        data = store.upgrade(data)
+    except BadInput as error:
+        raise BadInput(f"{path}: {error}") from None
     run = Run(path, str(data.get("datetime", "")), data.get("machine_info") or {}, data["benchmarks"])
     for bench in run.benchmarks:
-        key = case_key(bench.get("extra_info") or {})
-        stats = case_stats(bench, key) if key else None
+        case = case_of(bench.get("extra_info") or {})
+        stats = case_stats(bench, case) if case else None
         if stats:
-            run.cases[key] = stats
-        count = _instructions(bench.get("extra_info") or {}) if key else None
+            run.cases[case] = stats
+        count = _instructions(bench.get("extra_info") or {}) if case else None
         if count:
-            run.instructions[key] = count
+            run.instructions[case] = count
     if not run.cases:
         raise BadInput(f"{path}: a pytest-benchmark run with no blitzbench case in it")
     return run

@@ -6,8 +6,10 @@ median of the timed rounds, marked "noisy" above 10%); on CUDA also the GPU's bu
 (kernel time over wall time, "launch-bound" below 50%); then CUDA ÷ CPU: each CUDA row against
 the CPU's eager float32 case of the same model, phase and batch. Below the table, one line per
 model names the fastest CUDA mode of its train_step at each batch size and its speed-up over
-eager. A device that did not run a case shows "not run", never zero. Reads saved runs
-(pytest-benchmark JSON dicts); prints nothing itself.
+eager. A device that did not run a case shows "not run", never zero. Reads runs in the current
+schema (pytest-benchmark JSON dicts: a run being saved, or a saved one read through
+blitzbench.store.upgrade); every figure it shows is the one the benchmark saved. Prints nothing
+itself.
 """
 
 from __future__ import annotations
@@ -16,51 +18,33 @@ import dataclasses
 
 from tabulate import tabulate
 
-from blitzbench.cases import DEFAULTS, MODES, Case
-from blitzbench.kinds import kind_of
-from blitzbench.figures import LAUNCH_BOUND_BELOW, NOISY_ABOVE, iqr_over_median
+from blitzbench.cases import DEFAULTS, MODES, Case, model_rank
+from blitzbench.figures import LAUNCH_BOUND_BELOW, NOISY_ABOVE, rate_text
+from blitzbench.kinds import DataLoadingCase, DistributedCase, TimeToAccuracyCase, case_of
 
 NOT_RUN = "not run"
 
 
-def _fmt_rate(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-STEP_HAS_NO_FLOPS = "an optimizer step has no convolutions or matrix products (element-wise work is not counted)"
-INFERENCE_FLOPS_BEFORE_2_6 = ("torch 2.4.1's FlopCounterMode counts nothing under torch.inference_mode() "
-                              "(pytorch/pytorch#126268; counted on 2.6.0), and runs saved before the suite counted "
-                              "the inference phase under no_grad have no FLOPs for it")
-
-
 def gflops_missing_reason(info: dict) -> str | None:
     """Why a throughput case has no GFLOP/s (None when it has one): the reason recorded with the
-    run (``flops_missing``), else, for runs saved before reasons were recorded, the known one."""
+    run (``flops_missing``; blitzbench.store.upgrade records the known one for older runs)."""
     if info.get("gflops_per_s") is not None or info.get("samples_per_s") is None:
         return None
-    if info.get("flops_missing"):
-        return info["flops_missing"]
-    if info.get("phase") == "step":
-        return STEP_HAS_NO_FLOPS
-    if info.get("phase") == "inference" and str(info.get("torch_version", "")).startswith("2.4."):
-        return INFERENCE_FLOPS_BEFORE_2_6
-    return "no FLOPs recorded for this case"
+    return info.get("flops_missing")
 
 
 def _fmt_percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.2g}%" if value < 0.1 else f"{100 * value:.0f}%"
 
 
-def _kind(info: dict) -> str | None:
-    kind = kind_of(info)
-    return kind.name if kind else None
-
-
-def noise(bench: dict) -> float | None:
-    stats = bench.get("stats") or {}
-    return iqr_over_median(stats.get("iqr"), stats.get("median"))
+def _cases(benchmarks: list[dict], kind: type) -> list[tuple]:
+    """(case, record) for each saved record of one kind of case."""
+    found = []
+    for bench in benchmarks:
+        case = case_of(bench.get("extra_info") or {})
+        if isinstance(case, kind):
+            found.append((case, bench))
+    return found
 
 
 def math_label(math: dict | None) -> str:
@@ -75,7 +59,7 @@ def math_label(math: dict | None) -> str:
 
 
 def _noise_cell(bench: dict) -> str:
-    n = noise(bench)
+    n = bench["extra_info"].get("noise_iqr_over_median")
     return "n/a" if n is None else f"{100 * n:.0f}%" + (" noisy" if n > NOISY_ABOVE else "")
 
 
@@ -94,10 +78,7 @@ def _busy_cell(info: dict) -> str:
 def _throughput_rows(benchmarks: list[dict]) -> dict[Case, dict[str, dict]]:
     """Saved throughput cases by row (the case without its device), then by device."""
     cases: dict[Case, dict[str, dict]] = {}
-    for bench in benchmarks:
-        info = bench.get("extra_info") or {}
-        if _kind(info) != "throughput" or (case := Case.from_info(info)) is None:
-            continue
+    for case, bench in _cases(benchmarks, Case):
         cases.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench
     return cases
 
@@ -136,7 +117,7 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
     if both:
         headers.append("cuda ÷ cpu eager")
     rows = []
-    for key in sorted(cases, key=lambda row: row.sort_key):  # rows: a case without its device
+    for key in sorted(cases):  # rows: a case without its device
         by_device = cases[key]
         variant = "-".join(getattr(key, a) for a in axes if getattr(key, a) != DEFAULTS[a])
         row = [key.model, key.phase, key.batch_size, key.mode] + ([variant or "-"] if show_variant else [])
@@ -147,7 +128,7 @@ def throughput_table(benchmarks: list[dict], devices: list[str], fmt: str = "sim
                                                        + (counted and device == "cpu"))
                 continue
             info = bench["extra_info"]
-            row += [_fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("gflops_per_s")),
+            row += [rate_text(info.get("samples_per_s")), rate_text(info.get("gflops_per_s")),
                     _fmt_percent(info.get("peak_fraction")), _noise_cell(bench)]
             if counted and device == "cpu":
                 row.append(instructions_cell(info))
@@ -175,7 +156,7 @@ def fastest_mode_lines(cases: dict[Case, dict[str, dict]]) -> list[str]:
             group = (row.batch_size, row.dtype, row.memory_format)
             groups.setdefault(row.model, {}).setdefault(group, {})[row.mode] = rate
     lines = []
-    for model in sorted(groups, key=lambda m: Case(m, "", 1, "train_step").sort_key):
+    for model in sorted(groups, key=model_rank):
         parts = []
         for (batch, dtype, memory_format), rates in sorted(groups[model].items()):
             if len(rates) < 2:
@@ -185,7 +166,7 @@ def fastest_mode_lines(cases: dict[Case, dict[str, dict]]) -> list[str]:
                                                     (memory_format, DEFAULTS["memory_format"])) if v != d)
             eager = rates.get("eager")
             speedup = f"{rates[best] / eager:.2f}x eager" if eager else "eager not run"
-            parts.append(f"bs{batch}{variant} {best} ({_fmt_rate(rates[best])}/s, {speedup})")
+            parts.append(f"bs{batch}{variant} {best} ({rate_text(rates[best])}/s, {speedup})")
         if parts:
             lines.append(f"{model} train_step on cuda, fastest mode: " + "; ".join(parts))
     return lines
@@ -244,11 +225,9 @@ def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
     target (the median over seeds, with their range; and epochs), and the ratios tutorial ÷ fast
     and fast ÷ fast cudagraph of the medians."""
     runs: dict[tuple, dict[tuple, dict]] = {}
-    for bench in benchmarks:
-        info = bench.get("extra_info") or {}
-        if _kind(info) == "time_to_accuracy":
-            key = (info["dataset"], info["model"], info["device"], info["target"])
-            runs.setdefault(key, {})[(info["loop"], info.get("mode") or "eager")] = info
+    for case, bench in _cases(benchmarks, TimeToAccuracyCase):
+        key = (case.dataset, case.model, case.device, case.target)
+        runs.setdefault(key, {})[(case.loop, case.mode)] = bench["extra_info"]
     show_graph = any(("fast", "cudagraph") in loops for loops in runs.values())
     columns = [c for c in TIME_TO_ACCURACY_COLUMNS if show_graph or c[1] == "eager"]
 
@@ -275,21 +254,18 @@ def time_to_accuracy_table(benchmarks: list[dict], fmt: str = "simple") -> str:
 
 def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "simple") -> str:
     """Images per second through each data source, with and without augmentation, per device."""
-    cells: dict[tuple, dict[str, dict]] = {}
-    for bench in benchmarks:
-        info = bench.get("extra_info") or {}
-        if _kind(info) == "data_loading":
-            key = (info["dataset"], info["source"], bool(info["augment"]))
-            cells.setdefault(key, {})[info["device"]] = bench
+    cells: dict[DataLoadingCase, dict[str, dict]] = {}
+    for case, bench in _cases(benchmarks, DataLoadingCase):
+        cells.setdefault(dataclasses.replace(case, device=""), {})[case.device] = bench
     rows = []
-    for key in sorted(cells):
-        row = [key[0], key[1], "augmented" if key[2] else "plain"]
+    for key in sorted(cells):  # rows: a case without its device
+        row = [key.dataset, key.source, "augmented" if key.augment else "plain"]
         for device in devices:
             bench = cells[key].get(device)
             if bench is None:
                 row += [NOT_RUN, ""]
                 continue
-            row += [_fmt_rate(bench["extra_info"].get("images_per_s")), _noise_cell(bench)]
+            row += [rate_text(bench["extra_info"].get("images_per_s")), _noise_cell(bench)]
         rows.append(row)
     if not rows:
         return ""
@@ -299,25 +275,17 @@ def data_loading_table(benchmarks: list[dict], devices: list[str], fmt: str = "s
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def _either(info: dict, name: str, former: str) -> float:
-    """A field under its name, or under the name runs saved before it was renamed used."""
-    return info[name] if name in info else info[former]
-
-
 def distributed_table(benchmarks: list[dict], fmt: str = "simple") -> str:
     """The distributed training step per backend and world size, with its scaling efficiency."""
     rows = []
-    for bench in benchmarks:
-        info = bench.get("extra_info") or {}
-        if _kind(info) != "distributed":
-            continue
+    for case, bench in _cases(benchmarks, DistributedCase):
+        info = bench["extra_info"]
         efficiency = info.get("scaling_efficiency")
-        rows.append(((info["backend"], info["model"], info["world_size"]), [
+        rows.append(((case.backend, case.model, case.world_size), [
             info["backend"], info["model"], info["world_size"], info["global_batch_size"],
-            _fmt_rate(info.get("samples_per_s")), _fmt_rate(info.get("single_process_samples_per_s")),
+            rate_text(info.get("samples_per_s")), rate_text(info.get("single_process_samples_per_s")),
             "n/a" if efficiency is None else f"{efficiency:.2f}",
-            f"{_either(info, 'grad_max_rel_err', 'grad_max_abs_err'):.1e} / "
-            f"{_either(info, 'param_max_rel_err', 'param_max_abs_err'):.1e}",
+            f"{info['grad_max_rel_err']:.1e} / {info['param_max_rel_err']:.1e}",
             _noise_cell(bench)]))
     if not rows:
         return ""

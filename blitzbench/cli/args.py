@@ -14,9 +14,8 @@ import math
 import textwrap
 from pathlib import Path
 
+from blitzbench import values
 from blitzbench.messages import BadInput, shown  # noqa: F401  (the commands' one-line errors)
-
-
 
 
 def _has_default(value) -> bool:
@@ -56,31 +55,24 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _whole_number(text: str, least: int | None) -> int:
+    """blitzbench.values.whole_number as an argparse type: its message is argparse's one line."""
+    try:
+        return values.whole_number(text, least)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
-def _whole_number_from(text: str, least: int, accepted: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; accepted: {accepted}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"{value} is below {least}; accepted: {accepted}")
-    return value
+    return _whole_number(text, None)
 
 
 def positive_int(text: str) -> int:
-    return _whole_number_from(text, 1, "a positive integer")
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    return _whole_number_from(text, 0, "a whole number, 0 or more")
+    return _whole_number(text, 0)
 
 
 def positive_float(text: str) -> float:

@@ -18,14 +18,14 @@ PROG = "blitzbench"
 # name: (module whose main(argv) runs it, what it does)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("blitzbench.cli.report", "compare saved benchmark runs side by side (times and instruction counts)"),
-    "matrix": ("blitzbench.matrix", "run tox environments in interleaved rounds; --verify: the checks in each"),
-    "verification": ("blitzbench.analysis.verification", "the table of checks by torch release, from saved results"),
+    "matrix": ("blitzbench.cli.matrix", "run tox environments in interleaved rounds; --verify: the checks in each"),
+    "verification": ("blitzbench.cli.verification", "the table of checks by torch release, from saved results"),
     "train": ("blitzbench.cli.train", "the chapter's image classifier, trained on real images (section 8)"),
     "modes": ("blitzbench.cli.modes", "check cases in an execution mode against eager, with the tolerances"),
-    "fidelity": ("blitzbench.measure.fidelity", "the suite's median against an independent timing of the same work"),
-    "distributed": ("blitzbench.distributed", "the training step under DistributedDataParallel, through torchrun"),
-    "gpu-check": ("blitzbench.gpu.check", "on a machine with an NVIDIA GPU: the targets, fidelity, CUDA checks, quick set"),
-    "gpu-targets": ("blitzbench.gpu.targets", "the GPU targets, from what gpu-check saved: met, missed, not measured"),
+    "fidelity": ("blitzbench.cli.fidelity", "the suite's median against an independent timing of the same work"),
+    "distributed": ("blitzbench.cli.distributed", "the training step under DistributedDataParallel, through torchrun"),
+    "gpu-check": ("blitzbench.cli.gpu_check", "on a machine with an NVIDIA GPU: the targets, fidelity, CUDA checks, quick set"),
+    "gpu-targets": ("blitzbench.cli.gpu_targets", "the GPU targets, from what gpu-check saved: met, missed, not measured"),
 }
 
 

@@ -189,7 +189,7 @@ def main(argv=None) -> int:
 def _write(args, report, verification) -> None:
     """The files asked for, each whole or not at all; one that cannot be written is BadInput."""
     from blitzbench.analysis import report_export, report_text
-    from blitzbench.analysis.results_store import write_atomic
+    from blitzbench.store import write_atomic
 
     try:
         if args.markdown:
@@ -267,7 +267,7 @@ def explain_main(p: OneLineParser, args) -> int:
     import json
 
     from blitzbench.analysis import instruction_compare
-    from blitzbench.analysis.results_store import write_atomic
+    from blitzbench.store import write_atomic
     from blitzbench.analysis.saved_runs import collect
     from blitzbench.cases import Case
 

@@ -1,28 +1,7 @@
-"""``blitzbench gpu-check``: what a machine with an NVIDIA GPU is checked by, in one command of
-10 minutes at most (docs/gpu.md).
-
-Steps, in order of what they prove (:data:`STEPS`):
-
-1. lenet's training step at batch 64 and 4096 in all four modes (the GPU targets of docs/gpu.md);
-2. the fidelity cross-check of two CUDA cases against CUDA-event timing, each measurement in
-   its own process;
-3. the verification suite's CUDA cases (every execution mode checked against eager);
-4. the quick benchmark set on CPU and CUDA in eager and cudagraph modes (for the CUDA / CPU
-   column), less the tutorial loop to 95% (its DataLoader is host work: 3 seeds of about 25 s
-   on the H100 host's CPU and 7.5 s on its GPU in the old record);
-5. the GPU targets, read from what steps 1 and 4 saved.
-
-All run under one budget (:data:`BUDGET_S`): a step may run until the budget's end less the
-seconds reserved for the steps after it (each step's ``reserve_s``: what it is sure to get), so
-time a step leaves unused goes to the next. A step stopped at its limit is named in the log and
-fails the check; every step's time and exit status are logged. Before the steps: wheels found
-in ``.whl/`` (``make gpu-wheels``, for machines with no package registry) are installed into
-:data:`SITE` for the run, and the preflight checks that every module the suite imports can be
-found and that torch sees a CUDA device. Writes the runs' JSON and Markdown, fidelity.json,
-nvidia-smi.csv and gpu-check.log into ``--out`` (default: the folder in the OUT environment variable
-when set, else ``results/gpu-check_<GPU name>/`` in the current folder): seven files. That folder
-must be new or empty, so that an earlier check's results are never overwritten (checked before
-anything runs). Exit status 0 when every step passed, 1 when one failed, 2 on bad input.
+"""What ``blitzbench gpu-check`` runs (blitzbench.cli.gpu_check), in one budget of 10 minutes at most:
+the steps (:data:`STEPS`), each in its own process under its limit (:func:`limit`: the budget's end
+less the seconds the later steps reserve), logged to gpu-check.log (:func:`run_steps`); the wheels
+carried in ``.whl/`` installed for the run (:func:`install_wheels`); nvidia-smi's record of the GPU.
 """
 
 from __future__ import annotations
@@ -38,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blitzbench import ROOT
-from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, positive_int
-from blitzbench.gpu.preflight import problem
 
 PROG = "blitzbench gpu-check"
 BUDGET_S = 540  # one 600 s call: the budget, 30 s for a step that ignores its interrupt, 30 s to start
@@ -189,59 +166,28 @@ def gpu_folder_name() -> str:
     return "gpu-check_" + torch.cuda.get_device_name(0).replace(" ", "-")
 
 
-def chosen_out(out: Path | None) -> tuple[Path | None, str]:
-    """The folder asked for (--out, else $OUT; None: the default, named after the GPU) and the
-    option that named it."""
-    if out is not None:
-        return out, "--out"
-    if os.environ.get("OUT"):
-        return Path(os.environ["OUT"]), "OUT"
-    return None, "--out"
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog=PROG, description=__doc__)
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="a new or empty folder for the results (default: the folder in the OUT environment variable "
-                        "when set, else results/gpu-check_<GPU name>/ in the current folder)")
-    p.add_argument("--budget", type=positive_int, default=BUDGET_S, metavar="S",
-                   help=f"seconds for all the steps together (default: {BUDGET_S})")
-    args = p.parse_args(argv)
-    reserved = sum(step.reserve_s for step in STEPS)
-    if args.budget <= reserved:
-        p.error(f"--budget {args.budget}: the steps reserve {reserved} s; accepted: more than {reserved}")
-    out, option = chosen_out(args.out)
-    try:
-        if out is not None:
-            check_output_folder(option, out, empty=True)
-    except BadInput as error:
-        p.error(str(error))
-    failed = install_wheels(sys.executable)
-    if failed:
-        print(failed, file=sys.stderr)
-        return 2
+def steps_environment() -> dict:
+    """The steps' environment: this one, with :data:`SITE` first on PYTHONPATH (and on this
+    process's sys.path) when wheels were carried in ``.whl/``."""
     env = dict(os.environ)
     if WHEELS.is_dir() and any(WHEELS.glob("*.whl")):
         sys.path.insert(0, str(SITE))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE), env.get("PYTHONPATH")]))
-    line = problem(list(MODULES))
-    if line:
-        print(line, file=sys.stderr)
-        return 2
-    import torch
+    return env
 
-    if out is None:
-        out = Path("results") / gpu_folder_name()
-        try:
-            check_output_folder(option, out, empty=True)
-        except BadInput as error:
-            p.error(str(error))
-    out = out.resolve()  # the steps run in the suite's checkout
-    out.mkdir(parents=True, exist_ok=True)
+
+def save_gpu_record(out: Path) -> None:
+    """nvidia-smi's view of the GPU (name, memory, driver, clocks, power limit) as ``out``/nvidia-smi.csv,
+    where nvidia-smi is found and answers."""
     if shutil.which("nvidia-smi"):
         query = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit",
                                 "--format=csv"], capture_output=True, text=True)
         if query.returncode == 0:
             (out / "nvidia-smi.csv").write_text(query.stdout)
-    header = f"gpu-check: {torch.cuda.get_device_name(0)} torch {torch.__version__} CUDA {torch.version.cuda}"
-    return run_steps(out, sys.executable, args.budget, env, header=header)
+
+
+def header() -> str:
+    """The log's first line: the GPU, torch and CUDA."""
+    import torch
+
+    return f"gpu-check: {torch.cuda.get_device_name(0)} torch {torch.__version__} CUDA {torch.version.cuda}"

@@ -1,32 +1,15 @@
-"""The GPU targets (docs/gpu.md), read from what ``blitzbench gpu-check`` saved: met, missed, or not measured.
-
-    blitzbench gpu-targets DIR
-
-DIR holds the runs (pytest-benchmark JSON) and ``fidelity.json`` that ``blitzbench gpu-check`` wrote.
-The targets (set for one H100; the suite's own figures, so a run on another GPU is
-judged against the same numbers and says which GPU it was):
-
-  lenet train_step, batch 64, cudagraph     at least 200,000 images/s
-  lenet train_step, batch 4096, eager       at least 1,450,000 images/s
-  every CUDA cudagraph case                 IQR / median at most 3%
-  every CUDA case of the fidelity check     |suite / independent - 1| at most 5% (median ratio)
-
-Each measurement found is a row of its own (a case timed in two runs is judged twice); a target
-with nothing to judge says so. The exit status is 0 whether targets are met or missed (a missed
-target is a finding to report, not a broken check); 2 on bad input (no such folder, no runs).
-It only reads: nothing is written. Torch-free.
-"""
+"""The GPU targets (docs/gpu.md), read from what ``blitzbench gpu-check`` saved: met, missed, or not
+measured. :func:`report` is the table ``blitzbench gpu-targets DIR`` prints (blitzbench.cli.gpu_targets),
+where the targets are listed. Torch-free; it only reads."""
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from blitzbench.cases import Case
-from blitzbench.cli.args import BadInput, OneLineParser
-from blitzbench.figures import iqr_over_median
+from blitzbench.messages import BadInput
 from blitzbench.analysis.saved_runs import Run, collect
 
 
@@ -56,7 +39,7 @@ def _verdict(ok: bool) -> str:
 def rate_rows(runs: list[Run]) -> list[list[str]]:
     rows = []
     for target in RATE_TARGETS:
-        found = [(run, run.cases[target.case.key]) for run in runs if target.case.key in run.cases]
+        found = [(run, run.cases[target.case]) for run in runs if target.case in run.cases]
         for run, stats in found:
             rows.append([target.name, run.path.name, f"{stats.rate:,.0f} images/s", f">= {target.at_least:,.0f}",
                          _verdict(stats.rate >= target.at_least)])
@@ -69,12 +52,13 @@ def noise_rows(runs: list[Run]) -> list[list[str]]:
     """The noisiest CUDA cudagraph case of each run (the target holds for every such case)."""
     rows = []
     for run in runs:
-        cases = [(Case.from_key(key), stats) for key, stats in run.cases.items() if key[0] == "throughput"]
-        graphed = [(case, stats) for case, stats in cases if case.device == "cuda" and case.mode == "cudagraph"]
+        graphed = [(case, stats) for case, stats in run.cases.items()
+                   if isinstance(case, Case) and case.device == "cuda" and case.mode == "cudagraph"
+                   and stats.noise is not None]
         if not graphed:
             continue
-        case, stats = max(graphed, key=lambda item: iqr_over_median(item[1].q3_s - item[1].q1_s, item[1].median_s))
-        worst = iqr_over_median(stats.q3_s - stats.q1_s, stats.median_s)
+        case, stats = max(graphed, key=lambda item: item[1].noise)
+        worst = stats.noise
         rows.append([f"cudagraph noise, worst of {len(graphed)} cases ({case.id})", run.path.name,
                      f"IQR/median {worst:.1%}", f"<= {MAX_CUDAGRAPH_NOISE:.0%}", _verdict(worst <= MAX_CUDAGRAPH_NOISE)])
     if not rows:
@@ -113,16 +97,3 @@ def report(folder: Path) -> str:
     summary = (f"GPU targets (set for one H100): {len(rows) - missed - unmeasured} met, {missed} missed, "
                f"{unmeasured} not measured; GPU: {', '.join(gpus(runs)) or 'not recorded'}")
     return tabulate(rows, headers=HEADERS, disable_numparse=True) + "\n" + summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="blitzbench gpu-targets", description=__doc__)
-    p.add_argument("folder", type=Path, metavar="DIR",
-                   help="the folder blitzbench gpu-check wrote (its --out: $OUT, or results/gpu-check_<GPU name>/)")
-    folder = p.parse_args(argv).folder
-    try:
-        print(report(folder))
-    except BadInput as error:
-        print(f"blitzbench gpu-targets: error: {error}", file=sys.stderr)
-        return 2
-    return 0

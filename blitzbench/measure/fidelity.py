@@ -1,25 +1,11 @@
 """Cross-check: does the suite's median agree with an independent timing of the same work?
 
-    blitzbench fidelity [--cases ID,ID,...] [--repeats 7] [--tolerance 0.05] [--json FILE.json]
-
-For each case, the suite's median (``pytest bench --benchmark-only`` on that case, with the
-suite's own options, timer and round sizes) and an independent median of the same Workload
-callable are measured alternately, suite then independent, case by case, ``--repeats`` times
-after one untimed pass. Each measurement runs in its own Python process, so neither inherits
-the other's state (imports, allocator, a process's settled speed), and interleaving processes
-averages out the speed a process happens to settle into. The independent timing:
-
-  CPU   torch.utils.benchmark.Timer ``blocked_autorange`` with
-        ``num_threads=torch.get_num_threads()`` (so both use every thread)
-  CUDA  blocks of back-to-back calls between two CUDA events on the stream, one synchronize
-        per block (at least 50 calls and 50 ms a block); the median block's time per call
-
-The verdict uses the median of the per-repeat ratios, so that the drift of a shared machine
-between two measurements cancels out. Exit status 1 when a case's median ratio is off by more
-than the tolerance, 2 on bad input (checked before any timing, ``--json`` included: a new file
-name or an earlier record, never a folder or a saved benchmark run). The backward phase is left
-out: it needs a fresh graph per call, which neither independent timer can set up outside its
-timed region.
+For each case, the suite's median (:func:`suite_median`: ``pytest bench --benchmark-only`` on
+that case, with the suite's own options, timer and round sizes) and an independent median of the
+same Workload callable (:func:`independent_median`, blitzbench.measure.timing.independent_median)
+are measured alternately, each in its own Python process (:func:`cross_check`); the verdict is the
+median of the per-repeat ratios (:func:`verdicts`). The command: ``blitzbench fidelity``
+(blitzbench.cli.fidelity), which says why it is measured this way.
 """
 
 from __future__ import annotations
@@ -29,12 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from typing import Callable
 from pathlib import Path
 
 from blitzbench import ROOT
-from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, fraction, positive_float, positive_int, shown
-
-PROG = "blitzbench fidelity"
 
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
@@ -89,8 +73,9 @@ def independent_median(case, min_run_time: float) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def _measure_here(case, min_run_time: float) -> float:
-    """What ``--measure`` prints: seconds per call of the case's timed callable."""
+def measure_here(case, min_run_time: float) -> float:
+    """The independent timing of one case in this process (what ``blitzbench fidelity --measure``
+    prints): seconds per call of the case's timed callable."""
     from blitzbench.measure import timing
     from blitzbench.measure.checks import checked_workload
 
@@ -98,94 +83,40 @@ def _measure_here(case, min_run_time: float) -> float:
     return timing.independent_median(workload.timed, case.device, min_run_time, label=case.id)
 
 
-def main(argv=None) -> int:
-    parser = OneLineParser(prog=PROG, description=__doc__)
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES), metavar="ID,ID,...",
-                        help=f"comma-separated case ids (default: {', '.join(DEFAULT_CASES)})")
-    parser.add_argument("--repeats", type=positive_int, default=7, metavar="N",
-                        help="suite/independent alternations per case (default: %(default)s)")
-    parser.add_argument("--tolerance", type=fraction, default=0.05,
-                        help="accepted |median ratio - 1|, between 0 and 1 (default: %(default)s)")
-    parser.add_argument("--min-run-time", type=positive_float, default=1.0, metavar="S",
-                        help="independent timing's seconds per measurement (default: %(default)s)")
-    parser.add_argument("--json", type=Path, default=None, metavar="FILE.json",
-                        help="also write the results to this file (default: none written)")
-    parser.add_argument("--measure", default=None, metavar="CASE",
-                        help="internal: time CASE independently in this process and print seconds per call")
-    args = parser.parse_args(argv)
-    if args.measure:
-        try:
-            case = parse_case(args.measure)
-            from blitzbench.measure.devices import unavailable_reason
-            if reason := unavailable_reason(case.device):
-                raise ValueError(f"case {case.id}: {reason}")
-        except ValueError as error:
-            print(f"{PROG}: error: {error}", file=sys.stderr)
-            return 2
-        print(_measure_here(case, args.min_run_time))
-        return 0
-    try:
-        check_outputs({"--json": args.json}, suffixes={"--json": (".json",)})
-        cases = [parse_case(text.strip()) for text in args.cases.split(",") if text.strip()]
-        if not cases:
-            raise ValueError("--cases is empty; give case ids such as chapter_net-cpu-bs4-forward")
-        from blitzbench.measure.devices import unavailable_reason
-        for case in cases:
-            reason = unavailable_reason(case.device)
-            if reason:
-                raise ValueError(f"case {case.id}: {reason}")
-    except (BadInput, ValueError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-
-    from tabulate import tabulate
-
-    ratios = {case.id: [] for case in cases}
-    rows_raw = {case.id: {"suite_s": [], "independent_s": []} for case in cases}
+def cross_check(cases: list, repeats: int, min_run_time: float, progress: Callable[[str], None] = print) -> dict:
+    """Case id -> {"suite_s": [...], "independent_s": [...], "ratios": [...]}: ``repeats`` rounds
+    of the suite's median then the independent one, case by case, after one untimed pass; one
+    progress line per round. RuntimeError or subprocess.TimeoutExpired when a measurement fails."""
+    measured = {case.id: {"suite_s": [], "independent_s": [], "ratios": []} for case in cases}
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            # One untimed pass first: it fills the file cache and torch.compile's caches, which
-            # the first process of each kind would otherwise pay for as if it were the case.
+        # One untimed pass first: it fills the file cache and torch.compile's caches, which
+        # the first process of each kind would otherwise pay for as if it were the case.
+        for case in cases:
+            suite_median(case, Path(tmp))
+            independent_median(case, 0.2)
+        for repeat in range(repeats):
             for case in cases:
-                suite_median(case, Path(tmp))
-                independent_median(case, 0.2)
-            for repeat in range(args.repeats):
-                for case in cases:
-                    suite = suite_median(case, Path(tmp))
-                    independent = independent_median(case, args.min_run_time)
-                    rows_raw[case.id]["suite_s"].append(suite)
-                    rows_raw[case.id]["independent_s"].append(independent)
-                    ratios[case.id].append(suite / independent)
-                print(f"repeat {repeat + 1}/{args.repeats}: " + ", ".join(
-                    f"{cid} {r[-1]:.3f}" for cid, r in ratios.items()), flush=True)
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
-            print(f"{PROG}: {error}", file=sys.stderr)
-            return 2
+                suite = suite_median(case, Path(tmp))
+                independent = independent_median(case, min_run_time)
+                measured[case.id]["suite_s"].append(suite)
+                measured[case.id]["independent_s"].append(independent)
+                measured[case.id]["ratios"].append(suite / independent)
+            progress(f"repeat {repeat + 1}/{repeats}: " + ", ".join(
+                f"{cid} {m['ratios'][-1]:.3f}" for cid, m in measured.items()))
+    return measured
 
+
+def verdicts(cases: list, measured: dict, tolerance: float) -> list[dict]:
+    """Per case, the record of :func:`cross_check`'s measurements: the median of the per-repeat
+    ratios (so that a shared machine's drift between two measurements cancels), and whether it is
+    within ``tolerance`` of 1."""
     from blitzbench.measure import timing
 
-    rows, results, worst = [], [], 0.0
+    results = []
     for case in cases:
-        r = ratios[case.id]
-        median_ratio = statistics.median(r)
-        ok = abs(median_ratio - 1) <= args.tolerance
-        worst = max(worst, abs(median_ratio - 1))
-        suite_us = 1e6 * statistics.median(rows_raw[case.id]["suite_s"])
-        independent_us = 1e6 * statistics.median(rows_raw[case.id]["independent_s"])
-        method = timing.INDEPENDENT_METHOD[case.device]
-        rows.append([case.id, f"{suite_us:,.1f}", f"{independent_us:,.1f}", method, " ".join(f"{x:.3f}" for x in r),
-                     f"{median_ratio:.3f}", "yes" if ok else "NO"])
-        results.append({"case": case.id, "suite_median_s": rows_raw[case.id]["suite_s"],
-                        "independent_median_s": rows_raw[case.id]["independent_s"], "independent_method": method,
-                        "ratios": r, "median_ratio": median_ratio, "within_tolerance": ok})
-    import torch
-    print(tabulate(rows, headers=["case", "suite median (us)", "independent median (us)", "independent timing",
-                                  "ratios (suite/independent)", "median ratio", f"within {args.tolerance:.0%}"],
-                   disable_numparse=True))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; worst |median ratio - 1| = {worst:.1%}")
-    if args.json:
-        from blitzbench.analysis.results_store import write_atomic
-        write_atomic(args.json, json.dumps({"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-                                            "tolerance": args.tolerance, "cases": results}, indent=2) + "\n")
-        print(f"saved: {shown(args.json)}")
-    return 0 if worst <= args.tolerance else 1
+        m = measured[case.id]
+        median_ratio = statistics.median(m["ratios"])
+        results.append({"case": case.id, "suite_median_s": m["suite_s"], "independent_median_s": m["independent_s"],
+                        "independent_method": timing.INDEPENDENT_METHOD[case.device], "ratios": m["ratios"],
+                        "median_ratio": median_ratio, "within_tolerance": abs(median_ratio - 1) <= tolerance})
+    return results

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from blitzbench.cases import DEVICES
+from blitzbench.values import whole_number
 
 KNOWN_DEVICES = DEVICES  # the devices a case can name (blitzbench.cases)
 VERIFICATION_BATCH_SIZES = (1, 4, 64)
@@ -49,19 +50,14 @@ def default_benchmark_batch_sizes(device: str, quick: bool) -> tuple[int, ...]:
 
 
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """'1,4,64' -> (1, 4, 64); positive integers, no repeats, at least one."""
+    """'1,4,64' -> (1, 4, 64); positive integers (blitzbench.values.whole_number), no repeats, at least one."""
     items = _items(text)
     if not items:
         raise ValueError("--batch-sizes needs a comma-separated list of positive integers, such as 1,4,64")
-    sizes = []
-    for item in items:
-        try:
-            size = int(item)
-        except ValueError:
-            size = 0
-        if size < 1 or str(size) != item.lstrip("+"):
-            raise ValueError(f"--batch-sizes: {item!r} is not a positive integer; accepted: positive integers, comma-separated, such as 1,4,64")
-        sizes.append(size)
+    try:
+        sizes = [whole_number(item, least=1) for item in items]
+    except ValueError as error:
+        raise ValueError(f"--batch-sizes: {error} (comma-separated, such as 1,4,64)") from None
     return tuple(dict.fromkeys(sizes))
 
 
@@ -73,12 +69,12 @@ def parse_matrix_record(series: str | None, round_text: str | None, matrix_id: s
         return None
     if not series.strip():
         raise ValueError("--series needs a name, such as torch214")
+    if round_text is None:
+        raise ValueError("--series needs --round N; accepted: a positive integer (blitzbench matrix sets both)")
     try:
-        round_number = int(round_text) if round_text is not None else None
-    except ValueError:
-        round_number = 0
-    if round_number is None or round_number < 1:
-        raise ValueError(f"--round: {round_text!r} is not accepted; with --series, give --round as a positive integer")
+        round_number = whole_number(round_text, least=1)
+    except ValueError as error:
+        raise ValueError(f"--round: {error}") from None
     return {"series": series.strip(), "round": round_number, "matrix": matrix_id}
 
 
