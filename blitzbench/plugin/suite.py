@@ -307,7 +307,7 @@ def pytest_sessionfinish(session, exitstatus):
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     ran_devices = [d for d in s.devices if any(b.extra_info.get("device") == d for b in benchmarks)]
     stem = store.run_stem(s.started, torch.__version__, ran_devices)
-    json_path = store.save_run(output, s.results_dir, stem)
+    json_path = store.save_run(store.stamp(output), s.results_dir, stem)
     profiles_path = instructions.save_profiles_beside(json_path, s.counting.result if s.counting else None)
     not_run = {d: devices.unavailable_reason(d) for d in s.devices if d not in ran_devices}
     not_run = {d: r or "no case ran there" for d, r in not_run.items()}
