@@ -39,8 +39,7 @@ def bad_input(config, message: str):
     pytest.exit(f"blitzbench: {message}", returncode=2)
 
 
-@pytest.hookimpl(trylast=True)  # after blitzbench.plugin.suite has made the session from the options
-def pytest_configure(config):
+def pytest_configure(config):  # after blitzbench.plugin.suite's, which makes the session (tryfirst)
     s = of(config)
     worker = config.getoption("--instructions-worker")
     if worker:

@@ -81,6 +81,7 @@ def pytest_addoption(parser):
              "Markdown (default: results)")
 
 
+@pytest.hookimpl(tryfirst=True)  # the session first: every other part of the suite reads it
 def pytest_configure(config):
     try:
         session = SuiteSession.from_options(config.getoption)
