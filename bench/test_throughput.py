@@ -4,9 +4,10 @@ device and batch size (the chapter's sections 6 and 9). Run with ``pytest bench 
 Each case first checks what it is about to time (blitzbench.measure.checks: output shape, finite loss and
 gradients, a step that moves the weights; in a mode other than eager, blitzbench.measure.mode_check.verify: 3
 training steps that match eager's); a wrong computation fails the case and reports no time.
-The timing itself is pytest-benchmark's, with the timer and round sizes blitzbench.measure.timing picks per
-device: on CUDA, rounds of back-to-back calls (throughput), with one synchronized call's time
-kept as ``latency_s`` and the GPU's busy fraction measured after the timed rounds.
+The timing itself is pytest-benchmark's, with the timer (``case_timer``, chosen once per case) and round
+sizes blitzbench.measure.timing picks per device: on CUDA, rounds of back-to-back calls (throughput),
+with one synchronized call's time kept as ``latency_s`` and the GPU's busy fraction measured after
+the timed rounds.
 """
 
 import torch
