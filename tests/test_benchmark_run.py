@@ -59,6 +59,26 @@ def test_every_case_carries_its_extra_info(saved_run):
     assert "GFLOP/s n/a (" in page and "step): an optimizer step has no convolutions" in page
 
 
+def test_the_saved_run_reads_back_as_written_in_the_current_schema(saved_run):
+    """Schema round trip on a real run: stamped with the schema version, each record with its kind,
+    read back by the report's reader unchanged, every case keyed by its case with the figure saved."""
+    from blitzbench import store
+    from blitzbench.analysis.saved_runs import load_run
+    from blitzbench.cases import Case
+
+    results, _ = saved_run
+    path = next(results.glob("*.json"))
+    written = json.loads(path.read_text())
+    assert written["machine_info"]["blitzbench_schema"] == store.SCHEMA_VERSION
+    assert {b["extra_info"]["kind"] for b in written["benchmarks"]} == {"throughput"}
+    run = load_run(path)
+    assert run.benchmarks == written["benchmarks"] and run.machine_info == written["machine_info"]
+    saved = {Case.parse(b["extra_info"]["case_id"]): b["extra_info"] for b in written["benchmarks"]}
+    assert set(run.cases) == set(saved)
+    for case, stats in run.cases.items():
+        assert stats.figure == saved[case]["samples_per_s"] and stats.noise == saved[case]["noise_iqr_over_median"]
+
+
 def test_pytest_benchmark_compare_reads_the_saved_file(saved_run):
     results, _ = saved_run
     path = next(results.glob("*.json"))
