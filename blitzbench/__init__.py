@@ -4,10 +4,11 @@
     blitzbench.measure    building, checking and timing cases (needs torch)
     blitzbench.analysis   saved runs, statistics, comparisons and tables (torch-free)
     blitzbench.plugin     the pytest plugin: options, parametrization, saving, the end-of-run table
-    blitzbench.cli        the blitzbench command and its subcommands
+    blitzbench.cli        the blitzbench command, a module per subcommand (nothing below it imports it)
     blitzbench.gpu        the GPU check, its preflight and its targets
     blitzbench.matrix     tox environments run in interleaved rounds, or once each for --verify
-    blitzbench.distributed  the training step under DistributedDataParallel
+    blitzbench.distributed  the training step under DistributedDataParallel: launcher, worker, failures
+    blitzbench.messages   one-line errors (BadInput, RunFailed); blitzbench.values: whole numbers read
 
 The pytest cases live in bench/ (benchmarks and verification) and tests/ (the harness's own tests).
 """
