@@ -1,6 +1,7 @@
 """blitzbench: the harness of the suite that verifies and benchmarks PyTorch's fundamentals.
 
-    blitzbench.cases      a benchmark case's identity (fields, id, key across runs)
+    blitzbench.cases      a benchmark case's identity (fields, id, order; the case is its own key)
+    blitzbench.store      saving runs, their schema version, upgrading older runs as they are read
     blitzbench.measure    building, checking and timing cases (needs torch)
     blitzbench.analysis   saved runs, statistics, comparisons and tables (torch-free)
     blitzbench.plugin     the pytest plugin: options, parametrization, saving, the end-of-run table
