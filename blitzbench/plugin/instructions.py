@@ -20,6 +20,7 @@ import pytest
 from blitzbench import cases
 from blitzbench.measure import callgrind, instructions
 from blitzbench.plugin.session import Counting, SuiteSession, benchmark_session, of
+from blitzbench.values import whole_number
 
 
 def pytest_addoption(parser):
@@ -57,11 +58,9 @@ def pytest_configure(config):  # after blitzbench.plugin.suite's, which makes th
             bad_input(config, "--instructions-jobs goes with --instructions")
         return
     try:
-        jobs = int(jobs_text) if jobs_text is not None else instructions.default_jobs()
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        bad_input(config, f"--instructions-jobs {jobs_text!r}: accepted: a positive integer, such as 2")
+        jobs = whole_number(jobs_text, least=1) if jobs_text is not None else instructions.default_jobs()
+    except ValueError as error:
+        bad_input(config, f"--instructions-jobs: {error}")
     reason = callgrind.missing_reason()
     if reason:
         bad_input(config, f"--instructions: {reason}")
