@@ -19,6 +19,7 @@ from typing import Callable
 from pathlib import Path
 
 from blitzbench import ROOT
+from blitzbench.cases import pytest_options
 
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
@@ -50,9 +51,8 @@ def suite_arguments(case, workdir: Path, out: Path) -> list[str]:
     """``python`` arguments of the suite's run of one case: its test id and the options that
     select it (so that the run collects that case alone)."""
     return ["-m", "pytest", f"bench/test_throughput.py::test_throughput[{case.id}]", "--benchmark-only", "-q",
-            "-p", "no:cacheprovider", f"--batch-sizes={case.batch_size}", f"--device={case.device}",
-            f"--modes={case.mode}", f"--dtypes={case.dtype}", f"--memory-formats={case.memory_format}",
-            f"--results-dir={workdir / 'runs'}", f"--benchmark-json={out}", f"--rootdir={ROOT}"]
+            "-p", "no:cacheprovider", *pytest_options([case]), f"--results-dir={workdir / 'runs'}",
+            f"--benchmark-json={out}", f"--rootdir={ROOT}"]
 
 
 def suite_median(case, workdir: Path) -> float:
