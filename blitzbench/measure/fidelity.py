@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from blitzbench import ROOT
