@@ -1,19 +1,13 @@
 """Is this torch release correct? The verification suite's results across releases, as one table.
 
-Each environment's run of the verification of torch (:data:`SUITE`: bench/'s checks, each
-benchmark run once untimed; the harness's own tests/ with ``--harness-tests``) is kept as pytest's
-JUnit XML, ``DIR/<env>/verification.xml``, with the release's versions as the XML's testsuite
-properties (the plugin records them). :func:`build` makes the table from those files: one row per
-area (a test file of bench/; tests/ as one row), one column per release, cells "passed / failed /
-skipped / known bug"; the releases with the known bugs of torch and torchvision each has
-(blitzbench.known_bugs: the checks that show one are strict expected failures there), and a line
-per known bug saying in which releases it appears and by which checks; every failure with its
-case id, release and the one line that says what differed, and the decision recorded for it in
-:data:`KNOWN_DIFFERENCES` (a difference of the release, named with the release where it changed),
-or a check passing where a known bug should fail it, or "not explained"; then the skip reasons
-that some releases have and others do not. :func:`render` writes it as Markdown, :func:`save` as
-``DIR/verification.md`` and ``.json``. Torch-free. The commands: ``blitzbench matrix --verify``
-(blitzbench.cli.matrix) and ``blitzbench verification`` (blitzbench.cli.verification).
+Each environment's run of :data:`SUITE` is kept as pytest's JUnit XML, ``DIR/<env>/verification.xml``,
+with the release's versions as the XML's testsuite properties (the plugin records them).
+:func:`load_runs` reads them; :func:`build` makes the table (areas by release, the known bugs each
+release has, every failure with the decision recorded for it in :data:`KNOWN_DIFFERENCES`, the
+skips that some releases have and others do not); :func:`render` writes it as Markdown and
+:func:`save` as ``DIR/verification.md`` and ``.json``. Torch-free. The commands that run the suite
+and show the table, and what each cell says: ``blitzbench matrix --verify`` (blitzbench.cli.matrix)
+and ``blitzbench verification`` (blitzbench.cli.verification).
 """
 
 from __future__ import annotations
