@@ -1,6 +1,7 @@
-"""Values typed by a user, read from text: the one whole-number parser of the command's options
-(blitzbench.cli.args) and the pytest options (blitzbench.plugin.options). Torch-free, below every
-other module; errors are ValueError with one line that says what was wrong and what is accepted.
+"""Values typed by a user, read from text: the one whole-number parser, behind the commands' option
+types (blitzbench.cli.args) and the suite's pytest options (blitzbench.plugin.options and
+.instructions). Torch-free, below every other module; errors are ValueError with one line that says
+what was wrong and what is accepted.
 """
 
 from __future__ import annotations

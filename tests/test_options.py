@@ -1,4 +1,5 @@
-"""The option parsers behind --device and --batch-sizes (blitzbench.plugin.options)."""
+"""The option parsers behind --device and --batch-sizes (blitzbench.plugin.options), and the one
+whole-number parser the suite's options and the commands read numbers with (blitzbench.values)."""
 
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from blitzbench.plugin.options import parse_batch_sizes, parse_devices, parse_matrix_record
+from blitzbench.values import whole_number
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +35,25 @@ def test_parse_batch_sizes(text, expected):
 def test_parse_batch_sizes_rejects(text):
     with pytest.raises(ValueError, match="positive integer"):
         parse_batch_sizes(text)
+
+
+@pytest.mark.parametrize("text, least, expected", [("64", 1, 64), (" 8 ", 1, 8), ("+4", 1, 4), ("064", 1, 64),
+                                                    ("0", 0, 0), ("-3", None, -3)])
+def test_the_whole_number_parser_reads_decimal_digits(text, least, expected):
+    assert whole_number(text, least) == expected
+
+
+@pytest.mark.parametrize("text, least, says", [
+    ("four", 1, "'four' is not a whole number; accepted: a positive integer"),
+    ("4.5", 1, "is not a whole number"), ("1e3", 1, "is not a whole number"), ("1_000", 1, "is not a whole number"),
+    ("\u0663", 1, "is not a whole number"),  # ARABIC-INDIC DIGIT THREE: int() reads it, a user did not type it
+    ("", 0, "is not a whole number; accepted: a whole number, 0 or more"),
+    ("0", 1, "0 is below 1; accepted: a positive integer"), ("-1", 0, "-1 is below 0; accepted: a whole number, 0 or more"),
+])
+def test_the_whole_number_parser_says_what_is_accepted(text, least, says):
+    with pytest.raises(ValueError) as error:
+        whole_number(text, least)
+    assert says in str(error.value)
 
 
 @pytest.mark.parametrize("option", ["--device=gpu", "--batch-sizes=0"])

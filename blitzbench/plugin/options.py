@@ -50,7 +50,8 @@ def default_benchmark_batch_sizes(device: str, quick: bool) -> tuple[int, ...]:
 
 
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """'1,4,64' -> (1, 4, 64); positive integers (blitzbench.values.whole_number), no repeats, at least one."""
+    """'1,4,64' -> (1, 4, 64); positive integers (blitzbench.values.whole_number), no repeats, at
+    least one."""
     items = _items(text)
     if not items:
         raise ValueError("--batch-sizes needs a comma-separated list of positive integers, such as 1,4,64")
