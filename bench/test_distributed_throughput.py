@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from blitzbench.distributed import launcher
+from blitzbench.figures import iqr_over_median, per_second
 
 pytestmark = pytest.mark.distributed
 MODEL, PER_RANK_BATCH, BLOCKS, STEPS_PER_BLOCK = "chapter_net", 32, 7, 10
@@ -71,8 +72,10 @@ def test_distributed_train_step(benchmark, backend, nproc):
     if timed:
         # The one-process yardstick ran in the same launch, a block after each of the ranks'
         # (blitzbench.distributed.worker: efficiency = median over the pairs of blocks).
-        samples_per_s = PER_RANK_BATCH * nproc * STEPS_PER_BLOCK / benchmark.stats.stats.median
-        info.update(samples_per_s=samples_per_s, single_process_samples_per_s=result["single_process_samples_per_s"],
+        stats = benchmark.stats.stats
+        info.update(samples_per_s=per_second(PER_RANK_BATCH * nproc * STEPS_PER_BLOCK, stats.median),
+                    noise_iqr_over_median=iqr_over_median(stats.iqr, stats.median),
+                    single_process_samples_per_s=result["single_process_samples_per_s"],
                     single_block_seconds=result["single_block_seconds"],
                     scaling_efficiency=result["scaling_efficiency"])
     benchmark.extra_info.update(info)
