@@ -206,10 +206,11 @@ def read_manifest(out_dir: Path) -> list[dict]:
 
 @dataclass
 class CountingRun:
-    """What the counting process produced: counts per case id, and why any case has none."""
+    """What the counting processes produced: counts per case (blitzbench.cases.Case), and why any
+    case has none."""
 
-    counts: dict[str, CaseCount]
-    missing: dict[str, str]
+    counts: dict  # Case -> CaseCount
+    missing: dict  # Case -> why it has no count
     seconds: float
     valgrind: str
     features: dict
@@ -223,15 +224,15 @@ def worker_command(out_dir: Path, nodeids: list[str], grid_options: list[str], p
                "--instructions-worker", str(out_dir), *grid_options, *plugins])
 
 
-def split_cases(weights: dict[str, float], jobs: int) -> list[list[str]]:
+def split_cases(weights: dict, jobs: int) -> list[list]:
     """Cases shared among ``jobs`` counting processes, each case's weight (its timed median) to
     the least loaded one, heaviest first; each process keeps the cases in their given order."""
     jobs = max(1, min(jobs, len(weights)))
     loads, groups = [0.0] * jobs, [set() for _ in range(jobs)]
-    for case_id in sorted(weights, key=lambda c: -weights[c]):
+    for case in sorted(weights, key=lambda c: -weights[c]):
         i = loads.index(min(loads))
-        loads[i] += weights[case_id]
-        groups[i].add(case_id)
+        loads[i] += weights[case]
+        groups[i].add(case)
     return [[c for c in weights if c in group] for group in groups if group]
 
 
@@ -241,23 +242,25 @@ def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def run_counting(cases: dict[str, int], nodeids: dict[str, str], grid_options, plugins: list[str], cwd: Path,
-                 progress=print, calls: dict[str, int] | None = None, weights: dict[str, float] | None = None,
+def run_counting(counted: list, nodeids: dict, grid_options, plugins: list[str], cwd: Path,
+                 progress=print, calls: dict | None = None, weights: dict | None = None,
                  jobs: int = 1) -> CountingRun:
-    """Count ``cases`` (case id -> batch size) in ``jobs`` valgrind processes at once, one
-    progress line per case as it is counted. ``nodeids``: their pytest node ids;
-    ``grid_options(case_ids)``: the options that generate those cases; ``calls``: calls per
-    repeat; ``weights``: each case's expected cost, for sharing them out."""
+    """Count the ``counted`` cases (blitzbench.cases.Case) in ``jobs`` valgrind processes at once,
+    one progress line per case as it is counted. ``nodeids``: their pytest node ids;
+    ``grid_options(cases)``: the options that generate those cases; ``calls``: calls per repeat;
+    ``weights``: each case's expected cost, for sharing them out. The counting processes name a
+    case by its id (in the plan and the manifest they write); it is read back here, once."""
     started = time.perf_counter()
     version = callgrind.valgrind_version() or "valgrind (version unknown)"
     counts, features, tails, failures = {}, {}, [], []
-    groups = split_cases(weights or {c: 1.0 for c in cases}, jobs)
+    by_id = {case.id: case for case in counted}
+    groups = split_cases(weights or {c: 1.0 for c in counted}, jobs)
     with tempfile.TemporaryDirectory(prefix="blitzbench-callgrind-") as tmp:
         workers = []
         for i, group in enumerate(groups):
             out_dir = Path(tmp) / f"job{i}"
             out_dir.mkdir()
-            (out_dir / PLAN).write_text(json.dumps({c: (calls or {}).get(c, MAX_CALLS_PER_REPEAT) for c in group}),
+            (out_dir / PLAN).write_text(json.dumps({c.id: (calls or {}).get(c, MAX_CALLS_PER_REPEAT) for c in group}),
                                         encoding="utf-8")
             log = open(out_dir / "worker.log", "w", encoding="utf-8")
             command = worker_command(out_dir, [nodeids[c] for c in group], grid_options(group), plugins)
@@ -271,12 +274,13 @@ def run_counting(cases: dict[str, int], nodeids: dict[str, str], grid_options, p
                     finished = w["process"].poll() is not None
                     records = read_manifest(w["dir"])
                     for record in records[w["seen"]:]:
-                        count = summarize(record, w["dir"], cases.get(record["case_id"], 1))
-                        counts[count.case_id] = count
+                        case = by_id[record["case_id"]]
+                        count = summarize(record, w["dir"], case.batch_size)
+                        counts[case] = count
                         features = {k: record[k] for k in ("cpu_capability", "torch_threads", "torch_interop_threads")
                                     if k in record}
                         progress(f"counted {count.case_id}: {count.median:,.0f} instructions per call "
-                                 f"(spread {count.spread:.3%}; {len(counts)}/{len(cases)}, "
+                                 f"(spread {count.spread:.3%}; {len(counts)}/{len(counted)}, "
                                  f"{time.perf_counter() - started:.0f} s)")
                     w["seen"] = len(records)
                     if finished and not w.get("done"):
@@ -295,20 +299,20 @@ def run_counting(cases: dict[str, int], nodeids: dict[str, str], grid_options, p
                     w["log"].close()
     seconds = time.perf_counter() - started
     missing = {}
-    if failures or len(counts) < len(cases):
+    if failures or len(counts) < len(counted):
         why = "a counting process (valgrind) ended with " + ("; ".join(failures) or "exit status 0")
-        missing = {case_id: why for case_id in cases if case_id not in counts}
+        missing = {case: why for case in counted if case not in counts}
     return CountingRun(counts, missing, seconds, version, features, "\n".join(tails), len(groups))
 
 
-def save_profiles(path: Path, counts: dict[str, CaseCount], meta: dict) -> Path:
+def save_profiles(path: Path, counts: dict, meta: dict) -> Path:
     """Each case's functions (exclusive and inclusive instructions per call) as gzip'd JSON,
     written through a temporary file and a rename."""
     data = {"format": "blitzbench callgrind profiles 1", **meta,
-            "cases": {case_id: {"instructions_per_call": c.median, "calls_per_repeat": c.calls,
-                                "functions": {name: [round(e, 2), round(i, 2)] for name, (e, i)
-                                              in sorted(c.functions.items())}}
-                      for case_id, c in counts.items()}}
+            "cases": {c.case_id: {"instructions_per_call": c.median, "calls_per_repeat": c.calls,
+                                  "functions": {name: [round(e, 2), round(i, 2)] for name, (e, i)
+                                                in sorted(c.functions.items())}}
+                      for c in counts.values()}}
     return write_atomic(path, gzip.compress(json.dumps(data, separators=(",", ":")).encode(), mtime=0))
 
 

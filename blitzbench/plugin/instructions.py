@@ -17,7 +17,7 @@ import argparse
 
 import pytest
 
-from blitzbench import cases
+from blitzbench import cases, kinds
 from blitzbench.measure import callgrind, instructions
 from blitzbench.plugin.session import Counting, SuiteSession, benchmark_session, of
 from blitzbench.values import whole_number
@@ -98,16 +98,15 @@ def pytest_collection_modifyitems(session, config, items):
     for item in items:
         case = _selected_case(item)
         if case is not None:
-            plan.selected[case.id] = case
-            plan.nodeids[case.id] = item.nodeid
+            plan.nodeids[case] = item.nodeid
     if not plan.nodeids:
         bad_input(config, "--instructions counts CPU benchmark cases (bench/test_throughput.py), and this selection "
                           "has none; select some, such as: pytest bench --benchmark-only --quick --device cpu --instructions")
 
 
-def _grid_options(s: SuiteSession, counted: list[str]) -> list[str]:
+def _grid_options(s: SuiteSession, counted: list[cases.Case]) -> list[str]:
     """The options that make the counting process generate the same CPU cases."""
-    return cases.pytest_options(s.counting.selected[case_id] for case_id in counted) + (["--quick"] if s.quick else [])
+    return cases.pytest_options(counted) + (["--quick"] if s.quick else [])
 
 
 def _plugins(config) -> list[str]:
@@ -121,12 +120,17 @@ def _plugins(config) -> list[str]:
     return out
 
 
-def _timed_cpu_benchmarks(config) -> dict[str, object]:
+def _timed_cpu_benchmarks(config) -> dict[cases.Case, object]:
+    """The CPU throughput cases this run timed, each with pytest-benchmark's record of it."""
     bench_session = benchmark_session(config)
     if bench_session is None:
         return {}
-    return {b.extra_info.get("case_id"): b for b in bench_session.benchmarks
-            if b and not b.has_error and b.extra_info.get("device") == "cpu" and b.extra_info.get("case_id")}
+    timed = {}
+    for b in bench_session.benchmarks:
+        case = kinds.case_of(b.extra_info) if b and not b.has_error else None
+        if isinstance(case, cases.Case) and case.device == "cpu":
+            timed[case] = b
+    return timed
 
 
 def _median(bench) -> float | None:
@@ -143,7 +147,7 @@ def pytest_runtestloop(session):
     if plan is None or session.shouldstop:
         return
     timed = _timed_cpu_benchmarks(config)
-    counted = [case_id for case_id in plan.nodeids if case_id in timed]
+    counted = [case for case in plan.nodeids if case in timed]
     if not counted:
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
@@ -153,19 +157,19 @@ def pytest_runtestloop(session):
           f"process{'es' * (jobs != 1)} at once ({callgrind.valgrind_version()}, one thread each) ...")
     calls = {c: instructions.calls_per_repeat(_median(timed[c])) for c in counted}
     weights = {c: _median(timed[c]) or 1.0 for c in counted}
-    result = instructions.run_counting({c: plan.selected[c].batch_size for c in counted}, plan.nodeids,
-                                       lambda group: _grid_options(s, group), _plugins(config),
+    result = instructions.run_counting(counted, plan.nodeids, lambda group: _grid_options(s, group), _plugins(config),
                                        config.rootpath, write, calls, weights, jobs)
     plan.result = result
-    for case_id in counted:
-        bench = timed[case_id]
-        if case_id in result.counts:
-            bench.extra_info.update(result.counts[case_id].extra_info())
+    for case in counted:
+        bench = timed[case]
+        if case in result.counts:
+            bench.extra_info.update(result.counts[case].extra_info())
         else:
-            bench.extra_info["instructions_missing"] = result.missing.get(case_id, "not counted")
+            bench.extra_info["instructions_missing"] = result.missing.get(case, "not counted")
     write(f"counted {len(result.counts)} of {len(counted)} cases in {result.seconds:.0f} s")
     if result.missing:
-        write("instructions missing for " + ", ".join(sorted(result.missing)) + "; the counting process's last lines:\n"
+        write("instructions missing for " + ", ".join(case.id for case in sorted(result.missing))
+              + "; the counting process's last lines:\n"
               + result.log_tail)
         session.testsfailed += 1  # the run asked for counts it did not get: it fails
 

@@ -30,8 +30,7 @@ class Counting:
     what the counting processes produced."""
 
     jobs: int
-    selected: dict[str, cases.Case] = field(default_factory=dict)  # case id -> case, in collection order
-    nodeids: dict[str, str] = field(default_factory=dict)  # case id -> its pytest node id
+    nodeids: dict[cases.Case, str] = field(default_factory=dict)  # case -> its pytest node id, in collection order
     result: CountingRun | None = None
 
 

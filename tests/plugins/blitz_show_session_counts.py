@@ -14,4 +14,4 @@ SHOWN_AS = "blitzbench session counted:"
 def pytest_terminal_summary(terminalreporter, config):
     counting = config.stash[KEY].counting if KEY in config.stash else None
     if counting is not None and counting.result is not None:
-        terminalreporter.write_line(f"{SHOWN_AS} {','.join(sorted(counting.result.counts))}")
+        terminalreporter.write_line(f"{SHOWN_AS} {','.join(case.id for case in sorted(counting.result.counts))}")
