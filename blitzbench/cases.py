@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 
+from blitzbench.values import whole_number
+
 MODEL_ORDER = ("chapter_net", "lenet", "cifar_net")  # as registered in reference_models.MODELS
 DEVICES = ("cpu", "cuda")
 PHASES = ("forward", "inference", "backward", "step", "train_step")
@@ -158,9 +160,13 @@ class Case(CaseOrder):
     def parse(cls, text: str, models=MODEL_ORDER) -> Case:
         """A case id back into its case; ValueError with one line saying what is accepted."""
         parts = text.strip().split("-")
-        if len(parts) < 4 or not parts[2].startswith("bs") or not parts[2][2:].isdigit() or int(parts[2][2:]) < 1:
-            raise ValueError(f"case {text!r} is not of the form {ID_FORM}")
-        model, device, bs, phase, *rest = parts
+        try:
+            if len(parts) < 4 or not parts[2].startswith("bs"):
+                raise ValueError
+            batch_size = whole_number(parts[2][2:], least=1)
+        except ValueError:
+            raise ValueError(f"case {text!r} is not of the form {ID_FORM}") from None
+        model, device, _, phase, *rest = parts
         rest = _join_hyphenated(rest, MODES)
         checks = (("model", model, models), ("device", device, DEVICES), ("phase", phase, PHASES))
         for what, value, accepted in checks:
@@ -175,7 +181,7 @@ class Case(CaseOrder):
                 raise ValueError(f"case {text!r}: {value!r} is not a non-default axis, or repeats one; "
                                  f"accepted after the phase: {accepted}")
             axes[axis] = value
-        return cls(model, device, int(bs[2:]), phase, **axes)
+        return cls(model, device, batch_size, phase, **axes)
 
     def unsupported_reason(self) -> str | None:
         """Why this combination is not benchmarked, or None."""

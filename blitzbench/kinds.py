@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Union
 
-from blitzbench.cases import Case, CaseOrder
+from blitzbench.cases import DEFAULTS, Case, CaseOrder
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class TimeToAccuracyCase(CaseOrder):
 
     @property
     def id(self) -> str:
-        mode = "" if self.mode == "eager" else f"-{self.mode}"
+        mode = "" if self.mode == DEFAULTS["mode"] else f"-{self.mode}"
         return f"{self.model}-{self.device}-{self.dataset}-{self.loop}_loop{mode}-to_{self.target:.0%}"
 
     @property

@@ -5,7 +5,7 @@
 Every tool that trains calls :func:`training_step` (or :func:`gradients`, the same step without
 the optimizer's update, where something must happen between backward and step): the benchmarks'
 train_step phase (blitzbench.measure.workloads), the profiler's traces (blitzbench.measure.profiling, with its parts
-labelled), DistributedDataParallel and its one-process reference (blitzbench.distributed), both
+labelled), DistributedDataParallel and its one-process reference (blitzbench.distributed.worker), both
 training loops (reference_models.train), and the device-agreement and training-smoke checks.
 The one exception is a CUDA graph's captured step (reference_models.cuda_graphs), which must
 zero the gradients in place rather than set them to None, so that they keep their addresses.
@@ -22,7 +22,7 @@ Learning rates, and why each tool uses its own:
   fast loop (train --loop fast)          SGD Nesterov, one-cycle to  chosen so that chapter_net reaches
                                          a peak of 0.05, wd 5e-4     97% on mnist5k within 10 epochs
   DDP against one process                SGD lr 0.01, momentum 0.9   :data:`CHECK_LR`: steps ten times
-  (blitzbench.distributed), CUDA against the                              the tutorial's, so that a wrong
+  (blitzbench.distributed.worker), CUDA against the                              the tutorial's, so that a wrong
   CPU (bench/test_devices.py), a mode                                gradient or update moves the
   against eager (blitzbench.measure.modes)                                        parameters by more than float32's
                                                                      rounding of them after a few steps

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from blitzbench import store
+from blitzbench.cases import Case
 from blitzbench.cli import report
+from blitzbench.store import SCHEMA_FIELD, SCHEMA_VERSION
 from blitzbench.kinds import TimeToAccuracyCase, case_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,8 +24,11 @@ def make_run(path: Path, torch_version="2.14.1", when="2026-11-27T10:00:00", sca
             "name": f"test_throughput[{model}-cpu-bs{bs}-{phase}]",
             "stats": {"median": median, "q1": median * (1 - noise), "q3": median * (1 + noise),
                       "iqr": 2 * noise * median, "min": median * 0.9, "max": median * 1.2, "mean": median},
-            "extra_info": {"model": model, "phase": phase, "device": "cpu", "batch_size": bs, "dtype": "float32"}})
-    path.write_text(json.dumps({"machine_info": {"torch_version": torch_version, "node": node, "cpu_model": cpu},
+            # as the suite saves a case: its kind and its figures (samples/s, noise) beside its fields
+            "extra_info": {"kind": "throughput", **Case(model, "cpu", bs, phase).fields(),
+                           "samples_per_s": bs / median, "noise_iqr_over_median": 2 * noise}})
+    path.write_text(json.dumps({"machine_info": {"torch_version": torch_version, "node": node, "cpu_model": cpu,
+                                                 SCHEMA_FIELD: SCHEMA_VERSION},
                                 "benchmarks": benchmarks, "datetime": when, "version": "5.3.1"}))
     return path
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from blitzbench.cli import report
+from blitzbench.store import SCHEMA_FIELD, SCHEMA_VERSION
 from blitzbench.cases import Case
 from blitzbench.analysis.saved_runs import collect, group_series, pair_runs
 
@@ -29,7 +30,9 @@ def _bench(case: Case, median_s: float) -> dict:
     return {"name": f"test_throughput[{case.id}]", "group": None,
             "stats": {"median": median_s, "q1": median_s * 0.99, "q3": median_s * 1.01, "iqr": median_s * 0.02,
                       "min": median_s * 0.97, "max": median_s * 1.05, "mean": median_s, "rounds": 50},
-            "extra_info": {**case.fields(), "case_id": case.id}}
+            # as the suite saves a case: its kind and its figures beside its fields
+            "extra_info": {**case.fields(), "kind": "throughput", "case_id": case.id,
+                           "samples_per_s": case.batch_size / median_s, "noise_iqr_over_median": 0.02}}
 
 
 def write_matrix(root: Path, rounds: int, slowdown: dict, drift: dict, seed: int = 0, record_rounds: bool = True):
@@ -49,7 +52,7 @@ def write_matrix(root: Path, rounds: int, slowdown: dict, drift: dict, seed: int
             for i, case in enumerate(CASES):
                 base = (rng.choice((4.5e-3, 7.0e-3)) if case == BIMODAL else 1e-3 * (1 + 0.2 * i))
                 benches.append(_bench(case, base * factor * math.exp(rng.gauss(0, 0.02))))
-            info = {"torch_version": "2.14.1", "node": "vm", "cpu_model": "x"}
+            info = {"torch_version": "2.14.1", "node": "vm", "cpu_model": "x", SCHEMA_FIELD: SCHEMA_VERSION}
             if record_rounds:
                 info["blitzbench_matrix"] = {"series": series, "round": r, "matrix": "m1"}
             clock += timedelta(seconds=40)

@@ -44,7 +44,7 @@ PROG = "blitzbench distributed"
 
 def planted_failure(text: str) -> dict:
     """--plant-failure RANK:STEP:raise|exit -> {"rank", "step", "how"} (the worker's config)."""
-    match = re.fullmatch(r"(\d+):(\d+):(raise|exit)", text)
+    match = re.fullmatch(r"([0-9]+):([0-9]+):(raise|exit)", text)
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r}; accepted: RANK:STEP:raise or RANK:STEP:exit")
     return {"rank": int(match.group(1)), "step": int(match.group(2)), "how": match.group(3)}

@@ -16,7 +16,7 @@ averages out the speed a process happens to settle into. The independent timing:
 
 The verdict uses the median of the per-repeat ratios, so that the drift of a shared machine
 between two measurements cancels out. Exit status 1 when a case's median ratio is off by more
-than the tolerance, 2 on bad input (checked before any timing, ``--json`` included: a new file
+than the tolerance or a measuring process fails, 2 on bad input (checked before any timing, ``--json`` included: a new file
 name or an earlier record, never a folder or a saved benchmark run). The backward phase is left
 out: it needs a fresh graph per call, which neither independent timer can set up outside its
 timed region.
@@ -32,6 +32,7 @@ from pathlib import Path
 
 from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, fraction, positive_float, positive_int, shown
 from blitzbench.measure import fidelity
+from blitzbench.messages import RunFailed
 
 PROG = "blitzbench fidelity"
 
@@ -73,9 +74,9 @@ def main(argv=None) -> int:
     try:
         measured = fidelity.cross_check(cases, args.repeats, args.min_run_time,
                                         progress=lambda line: print(line, flush=True))
-    except (RuntimeError, subprocess.TimeoutExpired) as error:
+    except (RunFailed, subprocess.TimeoutExpired) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
+        return 1
     results = fidelity.verdicts(cases, measured, args.tolerance)
     import torch
     from tabulate import tabulate

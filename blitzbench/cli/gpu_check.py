@@ -9,8 +9,8 @@ Steps, in order of what they prove (:data:`STEPS`):
 3. the verification suite's CUDA cases (every execution mode checked against eager);
 4. the quick benchmark set on CPU and CUDA in eager and cudagraph modes (for the CUDA / CPU
    column), less the tutorial loop to 95% (its DataLoader is host work: 3 seeds of about 25 s
-   on the H100 host's CPU and 7.5 s on its GPU in the old record);
-5. the GPU targets, read from what steps 1 and 4 saved.
+   on the H100 host's CPU and 7.5 s on its GPU in the committed H100 record);
+5. the GPU targets, read from what the steps before saved.
 
 All run under one budget (:data:`BUDGET_S`): a step may run until the budget's end less the
 seconds reserved for the steps after it (each step's ``reserve_s``: what it is sure to get), so

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from blitzbench.distributed import failures
+from blitzbench.figures import per_second
 
 WARMUP_STEPS = 3
 
@@ -36,7 +37,7 @@ def _flat(tensors):
 def rate_from_blocks(block_seconds: list[float], samples_per_block: int) -> float:
     """Samples per second from timed blocks: samples per block / the median block time (the
     statistic the benchmark's table uses for every case)."""
-    return samples_per_block / statistics.median(block_seconds)
+    return per_second(samples_per_block, statistics.median(block_seconds))
 
 
 def interleaved_efficiency(block_seconds: list[float], single_seconds: list[float]) -> float:

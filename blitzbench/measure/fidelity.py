@@ -20,6 +20,7 @@ from pathlib import Path
 
 from blitzbench import ROOT
 from blitzbench.cases import pytest_options
+from blitzbench.messages import RunFailed
 
 DEFAULT_CASES = ("chapter_net-cpu-bs4-forward", "lenet-cpu-bs64-inference",
                  "cifar_net-cpu-bs64-train_step", "chapter_net-cpu-bs4-step")
@@ -43,7 +44,7 @@ def _run(args: list[str], what: str) -> subprocess.CompletedProcess:
                           timeout=MEASURE_TIMEOUT_S)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{tail}")
+        raise RunFailed(f"{what} failed (exit {done.returncode}):\n{tail}")
     return done
 
 
@@ -61,7 +62,7 @@ def suite_median(case, workdir: Path) -> float:
     out.unlink(missing_ok=True)
     _run(suite_arguments(case, workdir, out), f"the suite's run of {case.id}")
     if not out.exists():
-        raise RuntimeError(f"the suite's run of {case.id} saved no result (was the case skipped?)")
+        raise RunFailed(f"the suite's run of {case.id} saved no result (was the case skipped?)")
     (bench,) = json.loads(out.read_text())["benchmarks"]
     return bench["stats"]["median"]
 
@@ -86,7 +87,7 @@ def measure_here(case, min_run_time: float) -> float:
 def cross_check(cases: list, repeats: int, min_run_time: float, progress: Callable[[str], None] = print) -> dict:
     """Case id -> {"suite_s": [...], "independent_s": [...], "ratios": [...]}: ``repeats`` rounds
     of the suite's median then the independent one, case by case, after one untimed pass; one
-    progress line per round. RuntimeError or subprocess.TimeoutExpired when a measurement fails."""
+    progress line per round. RunFailed or subprocess.TimeoutExpired when a measurement fails."""
     measured = {case.id: {"suite_s": [], "independent_s": [], "ratios": []} for case in cases}
     with tempfile.TemporaryDirectory() as tmp:
         # One untimed pass first: it fills the file cache and torch.compile's caches, which

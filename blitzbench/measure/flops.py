@@ -18,14 +18,14 @@ import dataclasses
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from blitzbench.cases import Case
+from blitzbench.cases import DEFAULTS, Case
 from blitzbench.measure.workloads import Workload
 
 
 def flops_per_sample(case: Case) -> float | None:
     """Counted FLOPs of one call of ``case``'s phase, divided by the batch size (None if 0)."""
     # Counted on the eager model in float32: execution mode and autocast do not change the math.
-    w = Workload(dataclasses.replace(case, mode="eager"))
+    w = Workload(dataclasses.replace(case, mode=DEFAULTS["mode"]))
     phase = case.phase
     if phase == "backward":
         (loss,), _ = w.fresh_graph()

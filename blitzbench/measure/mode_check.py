@@ -13,7 +13,7 @@ import dataclasses
 
 import torch
 
-from blitzbench.cases import Case
+from blitzbench.cases import DEFAULTS, Case
 from blitzbench.measure.devices import ieee_float32
 from blitzbench.measure.workloads import Workload
 from reference_models.training_step import CHECK_LR
@@ -142,7 +142,7 @@ class Comparison:
 
 def compare(case: Case, steps: int = VERIFY_STEPS) -> Comparison:
     """``steps`` training steps in ``case``'s mode against eager ones from the same seed, TF32 off."""
-    eager = dataclasses.replace(case, mode="eager")
+    eager = dataclasses.replace(case, mode=DEFAULTS["mode"])
     with ieee_float32():
         reference, magnitudes = parameter_updates(eager, steps)
         updates, _ = parameter_updates(case, steps)
@@ -157,7 +157,7 @@ def verify(case: Case, steps: int = VERIFY_STEPS) -> float:
     """Check that ``steps`` training steps in ``case``'s mode match eager ones (TF32 off);
     AssertionError says by how much they differ. Returns the relative error of the tensor nearest
     its tolerance."""
-    if case.mode == "eager":
+    if case.mode == DEFAULTS["mode"]:
         return 0.0
     c = compare(case, steps)
     assert c.ok, (

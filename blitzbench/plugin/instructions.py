@@ -7,8 +7,8 @@ counted. The counting process is the same pytest with ``--instructions-worker DI
 builds and checks its workload as in the timing run, then is counted instead of timed.
 
 Its state is the run's :class:`blitzbench.plugin.session.SuiteSession`: ``counting`` in the timing
-run, ``counter`` in the counting process; the options it reads there were parsed once, by
-blitzbench.plugin.suite.
+run, ``counter`` in the counting process; the suite's options it reads there were parsed once, by
+blitzbench.plugin.suite (``--instructions-jobs``, its own, is parsed here).
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from blitzbench import cases, known_bugs
-from blitzbench import store
+from blitzbench import cases, known_bugs, store
 from blitzbench.analysis import summary_table
 from blitzbench.measure import devices, instructions, machine, timing
 from blitzbench.plugin import options
@@ -45,14 +44,14 @@ def pytest_addoption(parser):
         help=f"comma-separated models, from: {', '.join(MODELS)} (default: all)")
     add("--phases", default=",".join(PHASE_CHOICES), metavar="LIST",
         help=f"comma-separated benchmark phases, from: {', '.join(PHASE_CHOICES)} (default: all)")
-    add("--dtypes", default="float32", metavar="LIST",
+    add("--dtypes", default=cases.DEFAULTS["dtype"], metavar="LIST",
         help=f"comma-separated benchmark dtypes, from: {', '.join(cases.DTYPES)} "
-             "(default: float32; bfloat16 and float16 are autocast, on CUDA only)")
-    add("--memory-formats", default="contiguous", metavar="LIST",
+             f"(default: {cases.DEFAULTS['dtype']}; bfloat16 and float16 are autocast, on CUDA only)")
+    add("--memory-formats", default=cases.DEFAULTS["memory_format"], metavar="LIST",
         help=f"comma-separated benchmark memory formats, from: {', '.join(cases.MEMORY_FORMATS)} "
-             "(default: contiguous)")
-    add("--modes", "--compile-modes", dest="modes", default="eager", metavar="LIST",
-        help=f"comma-separated execution modes, from: {', '.join(cases.MODES)} (default: eager; "
+             f"(default: {cases.DEFAULTS['memory_format']})")
+    add("--modes", "--compile-modes", dest="modes", default=cases.DEFAULTS["mode"], metavar="LIST",
+        help=f"comma-separated execution modes, from: {', '.join(cases.MODES)} (default: {cases.DEFAULTS['mode']}; "
              "compiled: torch.compile; reduce-overhead: torch.compile with CUDA graphs; cudagraph: the "
              "phase captured once as a CUDA graph and replayed; the last two on CUDA only). "
              "--compile-modes is accepted too")
@@ -248,6 +247,7 @@ def profiler(request):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update(machine.describe(peaks=of(config).peaks))
+    store.stamp({"machine_info": machine_info})  # also in what pytest-benchmark saves itself (--benchmark-json)
     if of(config).matrix_record:
         machine_info["blitzbench_matrix"] = of(config).matrix_record  # read by blitzbench.analysis.saved_runs
 
