@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 bench: venv
 	$(PY) -m pytest bench --benchmark-only $(ARGS)
 
-# Saved runs compared side by side (blitzbench report; default: everything under results/),
+# Saved runs compared, a block per series (blitzbench report; default: everything under results/),
 # e.g. make report ARGS="results/tox --baseline torch24 --format github"
 report: venv
 	$(PY) -m blitzbench report $(ARGS)

@@ -209,3 +209,15 @@ def test_a_summary_without_a_case_in_every_round_counts_the_rounds(tmp_path, cap
     capsys.readouterr()
     series = next(s for s in json.loads(out.read_text())["series"] if s["series"] == "torch214")
     assert series["rounds"] == 2 and series["verdict"] == "unclear (2 runs)"
+
+
+@pytest.mark.parametrize("part, value", [("releases", [1]), ("known_bugs", "x"), ("areas", [["torch24"]])])
+def test_a_verification_table_of_another_shape_is_one_line(tmp_path, capsys, part, value):
+    table = json.loads((Path(__file__).resolve().parents[1] / "results/tox/verification.json").read_text())
+    table[part] = value
+    (tmp_path / "v.json").write_text(json.dumps(table))
+    assert report.main([str(INTERLEAVED), "--html", str(tmp_path / "r.html"), "--verification",
+                        str(tmp_path / "v.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a table of checks by release" in err[0]
+    assert not (tmp_path / "r.html").exists()

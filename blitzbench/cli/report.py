@@ -254,9 +254,13 @@ def _verification(path: Path) -> dict:
         raise BadInput(f"--verification {shown(path)}: not JSON; accepted: the verification.json that "
                        "blitzbench verification --save writes") from None
     releases = data.get("releases") if isinstance(data, dict) else None
-    if not (isinstance(releases, list) and all(isinstance(r, dict) and isinstance(r.get("env"), str)
-                                                 and all(isinstance(r.get(k, 0), int) for k in ("passed", "failed", "skipped", "known bug"))
-                                                 for r in releases)):
+    lists_of_records = isinstance(data, dict) and all(
+        isinstance(data.get(part, []), list) and all(isinstance(item, dict) for item in data.get(part, []))
+        for part in ("releases", "known_bugs", "failures", "areas"))
+    if not (lists_of_records and isinstance(releases, list)
+            and all(isinstance(r.get("env"), str)
+                    and all(isinstance(r.get(k, 0), int) for k in ("passed", "failed", "skipped", "known bug"))
+                    for r in releases)):
         raise BadInput(f"--verification {shown(path)}: not a table of checks by release; accepted: the "
                        "verification.json that blitzbench verification --save writes")
     return data
