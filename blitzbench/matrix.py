@@ -13,8 +13,10 @@ ones. The command, and why runs are interleaved: ``blitzbench matrix`` (blitzben
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -91,7 +93,7 @@ def parse_envs(text: str, known: list[str]) -> list[str]:
     return envs
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
         f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -101,7 +103,7 @@ def _saved_runs(folder: Path) -> set[Path]:
     return set(folder.glob("*.json")) if folder.is_dir() else set()
 
 
-def _run(command: list[str], log, title: str) -> int:
+def run_logged(command: list[str], log, title: str) -> int:
     """Run ``command`` in its own process group, output appended to ``log``; Ctrl-C is passed on to
     the whole group (tox and pytest), which then saves nothing, and re-raised here."""
     log.write(f"\n===== {title}: {shlex.join(command)}\n")
@@ -138,7 +140,7 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
-def _tail(log_path: Path, lines: int = 15) -> str:
+def log_tail(log_path: Path, lines: int = 15) -> str:
     text = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join("    " + line for line in text[-lines:])
 
@@ -152,15 +154,90 @@ def counting_seconds(run_path: Path) -> float | None:
         return None
 
 
-def _create(envs: list[str], tox: list[str], log, log_path: Path, out) -> None:
-    """``tox -e ENV --notest`` for each environment (tox makes or updates it), one line each."""
+def pinned_torch(env: str, tox_ini: Path = ROOT / "tox.ini") -> str | None:
+    """The torch release tox.ini pins for ``env`` (``torch24: torch==2.4.1`` -> "2.4.1"), or None."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(tox_ini, encoding="utf-8")
+        deps = parser.get("testenv", "deps", fallback="")
+    except (OSError, configparser.Error):
+        return None
+    for line in deps.splitlines():
+        factor, _, requirement = line.partition(":")
+        match = re.fullmatch(r"\s*torch\s*==\s*(\S+)\s*", requirement)
+        if factor.strip() == env and match:
+            return match.group(1)
+    return None
+
+
+def environment_pythons(envs: list[str], tox: list[str]) -> dict[str, Path]:
+    """Each environment's Python, where tox keeps it (``tox config -k env_python``), made or not."""
+    command = [*tox, "config", "-e", ",".join(envs), "-k", "env_python"]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RunFailed(f"'{shlex.join(command)}' did not answer ({error})") from None
+    pythons, section = {}, None
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("[testenv:") and line.endswith("]"):
+            section = line[len("[testenv:"):-1]
+        elif section and line.startswith("env_python") and "=" in line:
+            pythons[section] = Path(line.split("=", 1)[1].strip())
+    missing = [env for env in envs if env not in pythons]
+    if done.returncode != 0 or missing:
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise RunFailed(f"'{shlex.join(command)}' did not say where {', '.join(missing) or 'the environments'} "
+                        f"live (exit {done.returncode}): {last}")
+    return pythons
+
+
+READY_CHECK = ("import sys, torch, torchvision, pytest_benchmark, blitzbench; "
+               "print(torch.__version__.split('+')[0]); print(blitzbench.__file__)")
+
+
+def not_ready(env: str, python: Path) -> str | None:
+    """Why tox environment ``env``, whose Python is ``python``, cannot run the suite as it is (None
+    when it can): not made, a package missing, another torch than tox.ini pins, or blitzbench
+    installed from another checkout."""
+    if not python.exists():
+        return "not created"
+    try:
+        done = subprocess.run([str(python), "-c", READY_CHECK], cwd="/", capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"its Python does not run ({error})"
+    if done.returncode != 0:
+        return "a package is missing: " + ((done.stderr.strip().splitlines() or ["?"])[-1])
+    version, location = (done.stdout.strip().splitlines() + ["", ""])[:2]
+    pinned = pinned_torch(env)
+    if pinned and version != pinned:
+        return f"it has torch {version}, tox.ini pins {pinned}"
+    if not Path(location).resolve().is_relative_to(ROOT):
+        return f"its blitzbench is not this checkout's ({location})"
+    return None
+
+
+def make_ready(envs: list[str], tox: list[str], log, log_path: Path, out) -> dict[str, Path]:
+    """Each environment that is not ready (:func:`not_ready`) made or updated by ``tox -e ENV
+    --notest``; one that is, left as it is (not re-synced). One line each; each one's Python."""
+    pythons = environment_pythons(envs, tox)
     for env in envs:
         started = time.perf_counter()
-        status = _run([*tox, "-e", env, "--notest"], log, f"create {env}")
+        why = not_ready(env, pythons[env])
+        if why is None:
+            print(f"ready: {env} (as it is; {duration_text(time.perf_counter() - started)} to check)", file=out,
+                  flush=True)
+            continue
+        log.write(f"\n===== {env}: {why}\n")
+        status = run_logged([*tox, "-e", env, "--notest"], log, f"create {env}")
         if status != 0:
             raise RunFailed(f"creating tox environment {env} failed (exit {status}); the log's end:\n"
-                            + _tail(log_path))
-        print(f"ready: {env} ({_duration(time.perf_counter() - started)})", file=out, flush=True)
+                            + log_tail(log_path))
+        still = not_ready(env, pythons[env])
+        if still is not None:
+            raise RunFailed(f"tox made environment {env}, and it still cannot run the suite: {still}")
+        print(f"ready: {env} (made: {why}; {duration_text(time.perf_counter() - started)})", file=out, flush=True)
+    return pythons
 
 
 def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], pytest_args: list[str],
@@ -176,7 +253,7 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
           f"({' '.join(order(envs, 1))} / {' '.join(order(envs, 2))} / ...); log: {log_path}", file=out, flush=True)
     with open(log_path, "a", encoding="utf-8") as log:
         try:
-            _create(envs, tox, log, log_path, out)
+            make_ready(envs, tox, log, log_path, out)
             began = time.perf_counter()
             for done, (round_number, env) in enumerate(plan, start=1):
                 folder = results_dir / env
@@ -184,19 +261,19 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
                 started = time.perf_counter()
                 args = ["--results-dir", str(folder), "--series", env, "--round", str(round_number),
                         "--matrix-id", matrix_id, *pytest_args]
-                status = _run([*tox, "-e", env, "--skip-pkg-install", "--", *args], log,
+                status = run_logged([*tox, "-e", env, "--skip-pkg-install", "--", *args], log,
                               f"{env} round {round_number}")
                 new = sorted(_saved_runs(folder) - before)
                 if status != 0 or len(new) != 1:
                     why = f"exit {status}" if status != 0 else f"it saved {len(new)} runs instead of one"
-                    raise RunFailed(f"{env} failed in round {round_number} ({why}); the log's end:\n" + _tail(log_path))
+                    raise RunFailed(f"{env} failed in round {round_number} ({why}); the log's end:\n" + log_tail(log_path))
                 saved.append(new[0])
                 elapsed = time.perf_counter() - began
                 left = elapsed / done * (len(plan) - done)
                 counting = counting_seconds(new[0]) if "--instructions" in pytest_args else None
-                print(f"[{done}/{len(plan)}] round {round_number}/{rounds} {env}: {_duration(time.perf_counter() - started)}"
-                      + (f" (counting instructions {_duration(counting)})" if counting is not None else "")
-                      + f", saved {shown(new[0])}; elapsed {_duration(elapsed)}, about {_duration(left)} left",
+                print(f"[{done}/{len(plan)}] round {round_number}/{rounds} {env}: {duration_text(time.perf_counter() - started)}"
+                      + (f" (counting instructions {duration_text(counting)})" if counting is not None else "")
+                      + f", saved {shown(new[0])}; elapsed {duration_text(elapsed)}, about {duration_text(left)} left",
                       file=out, flush=True)
         except KeyboardInterrupt:
             print(f"\n{PROG}: interrupted; the run in progress saved nothing; {len(saved)} finished runs are kept "
@@ -207,7 +284,7 @@ def run_matrix(envs: list[str], rounds: int, results_dir: Path, tox: list[str], 
     return saved
 
 
-def _counts_text(counts: dict[str, int]) -> str:
+def counts_text(counts: dict[str, int]) -> str:
     labels = {"known bug": "failing by known bugs"}  # strict expected failures (blitzbench.known_bugs)
     return ", ".join(f"{counts[o]} {labels.get(o, o)}" for o in verification.OUTCOMES)
 
@@ -224,7 +301,7 @@ def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_
           file=out, flush=True)
     with open(log_path, "a", encoding="utf-8") as log:
         try:
-            _create(envs, tox, log, log_path, out)
+            make_ready(envs, tox, log, log_path, out)
             began = time.perf_counter()
             for done, env in enumerate(envs, start=1):
                 folder = results_dir / env
@@ -235,7 +312,7 @@ def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_
                 command = [*tox, "exec", "-e", env, "--skip-pkg-install", "--", "python", "-m", "pytest",
                            *verification.SUITE, *([verification.HARNESS_TESTS] if harness_tests else []),
                            *verification.RUN_OPTIONS, f"--junitxml={partial}", *pytest_args]
-                status = _run(command, log, f"verify {env}")
+                status = run_logged(command, log, f"verify {env}")
                 # pytest: 0 all passed, 1 some failed (a file that cannot be imported on this release
                 # included, as an error); anything else (usage error, interrupted, no tests
                 # collected, internal error) means the suite did not run.
@@ -244,14 +321,14 @@ def run_verification(envs: list[str], results_dir: Path, tox: list[str], pytest_
                     partial.unlink(missing_ok=True)
                     why = f"exit {status}" + ("" if wrote else ", no JUnit XML written")
                     raise RunFailed(f"the verification suite did not run in {env} ({why}); the log's end:\n"
-                                    + _tail(log_path))
+                                    + log_tail(log_path))
                 os.replace(partial, final)
                 run = verification.read_run(final, env)
                 elapsed = time.perf_counter() - began
                 left = elapsed / done * (len(envs) - done)
-                print(f"[{done}/{len(envs)}] {env} (torch {run.torch}): {_counts_text(run.counts())} in "
-                      f"{_duration(time.perf_counter() - started)}, saved {shown(final)}; elapsed {_duration(elapsed)}"
-                      f", about {_duration(left)} left", file=out, flush=True)
+                print(f"[{done}/{len(envs)}] {env} (torch {run.torch}): {counts_text(run.counts())} in "
+                      f"{duration_text(time.perf_counter() - started)}, saved {shown(final)}; elapsed {duration_text(elapsed)}"
+                      f", about {duration_text(left)} left", file=out, flush=True)
         except KeyboardInterrupt:
             print(f"\n{PROG}: interrupted; the environment in progress keeps its previous results; log: "
                   f"{shown(log_path)}", file=out, flush=True)

@@ -236,6 +236,7 @@ def build_report(series: list[Series], baseline: Series, min_change: float,
                  min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100,
                  baseline_reason: str = "") -> Report:
     keys = sorted({k for s in series for r in s.runs for k in r.cases})
+    instruction_compare.check_one_setting([r for s in series for r in s.runs])
     sides = {}
     for i, s in enumerate(series):
         if s is baseline:

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass
 from statistics import geometric_mean
 
-from blitzbench.messages import BadInput
+from blitzbench.messages import BadInput, shown
 from blitzbench.measure.instructions import load_profiles, profile_path_for
 from blitzbench.analysis.saved_runs import Run, Series
 from blitzbench.analysis.verdicts import count_verdict
@@ -44,6 +44,21 @@ class SeriesCount:
     per_call: float
     runs: int
     spread_across_runs: float | None  # None with one run
+
+
+def check_one_setting(runs) -> str | None:
+    """The ``--counting-isa`` setting all counted runs among ``runs`` were made under (None when
+    none counted); BadInput when they differ: counts of different kernels are not compared."""
+    by_setting: dict[str, list[str]] = {}
+    for run in runs:
+        if run.instructions:
+            by_setting.setdefault(run.counting_isa, []).append(shown(run.path))
+    if len(by_setting) > 1:
+        found = "; ".join(f"{setting}: {', '.join(paths[:2])}{f' and {len(paths) - 2} more' if len(paths) > 2 else ''}"
+                          for setting, paths in sorted(by_setting.items()))
+        raise BadInput(f"counts made under different --counting-isa settings are not compared ({found}); accepted: "
+                       f"runs counted under one setting (count again with --counting-isa, or name one setting's runs)")
+    return next(iter(by_setting), None)
 
 
 def series_count(series: Series, key: AnyCase) -> SeriesCount | None:

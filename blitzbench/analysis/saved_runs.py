@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blitzbench import store
+from blitzbench import counting_isa, store
 from blitzbench.cases import DEVICES
 from blitzbench.kinds import AnyCase, CaseStats, case_of, case_stats
 from blitzbench.messages import BadInput
@@ -62,6 +62,14 @@ class Run:
     def counted(self) -> bool:
         """Made with ``--instructions``: its times were taken under counting and compare with nothing."""
         return isinstance(self.machine_info.get("instructions"), dict) or bool(self.instructions)
+
+    @property
+    def counting_isa(self) -> str | None:
+        """The instruction sets its counted kernels could use (``--counting-isa``,
+        blitzbench.counting_isa); None for a run that counted nothing."""
+        if not self.counted:
+            return None
+        return counting_isa.of_record(self.machine_info.get("instructions") or {})
 
     @property
     def machine_identity(self) -> str:
@@ -205,6 +213,14 @@ class Series:
     @property
     def counted_runs(self) -> list[Run]:
         return [r for r in self.runs if r.counted]
+
+    @property
+    def counting_isa(self) -> str | None:
+        """The instruction sets its counted kernels could use (``--counting-isa``,
+        blitzbench.counting_isa); None for a run that counted nothing."""
+        if not self.counted:
+            return None
+        return counting_isa.of_record(self.machine_info.get("instructions") or {})
 
     @property
     def machine_identity(self) -> str:

@@ -22,6 +22,9 @@ from blitzbench.analysis import paired_stats
 
 FASTER, SLOWER, SAME, UNCLEAR = "faster", "slower", "same", "unclear"
 MORE, FEWER = "more", "fewer"
+# A change of time is called only beyond this (blitzbench report --min-change): machines like these
+# drift by 10-30% between runs, and paired rounds narrow that to a few percent.
+DEFAULT_MIN_CHANGE_PCT = 5.0
 
 
 def plural(n: int, noun: str) -> str:

@@ -240,6 +240,30 @@ def build(runs: list[ReleaseRun]) -> dict:
     }
 
 
+def outcome_label(result: CaseResult | None) -> str:
+    """A check's outcome as the comparison of releases reads it: a known bug by its key, a check
+    that a release did not run (it does not exist in that release's run) as "not run"."""
+    if result is None:
+        return "not run"
+    if result.outcome == "known bug":
+        return f"known bug {result.known_bug or '?'}"
+    return result.outcome
+
+
+def differing_checks(runs: list[ReleaseRun]) -> list[dict]:
+    """The checks whose outcome is not the same on every release, grouped by the outcomes they
+    have: ``{"outcomes": {env: label}, "cases": [node ids]}`` (:func:`outcome_label`), the largest
+    group first. A skip is a skip whatever its reason (the table's uneven skips name reasons)."""
+    by_env = {run.env: {c.case: c for c in run.cases} for run in runs}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for case in sorted({case for results in by_env.values() for case in results}):
+        labels = tuple(outcome_label(by_env[run.env].get(case)) for run in runs)
+        if len(set(labels)) > 1:
+            groups.setdefault(labels, []).append(case)
+    return [{"outcomes": dict(zip((run.env for run in runs), labels)), "cases": cases}
+            for labels, cases in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))]
+
+
 def known_bug_rows(runs: list[ReleaseRun]) -> list[dict]:
     """Each known bug that any of these releases has (by the registry) or shows (a case failed by
     it): its record, the releases it affects among these, and per release the cases that show it."""

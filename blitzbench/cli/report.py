@@ -40,10 +40,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from blitzbench.analysis import verdicts
 from blitzbench.cli.args import BadInput, OneLineParser, check_outputs, choice, positive_int, shown
 
 PROG = "blitzbench report"
-DEFAULT_MIN_CHANGE_PCT = 5.0
+DEFAULT_MIN_CHANGE_PCT = verdicts.DEFAULT_MIN_CHANGE_PCT
 DEFAULT_MIN_CHANGE_INSTRUCTIONS_PCT = 1.0  # blitzbench.analysis.instruction_compare.DEFAULT_MIN_CHANGE_PCT
 TABLE_FORMATS = ("simple", "github", "pipe", "plain", "grid", "rst", "orgtbl", "psql", "tsv")
 SUFFIXES = {"--json": (".json",), "--csv": (".csv",), "--markdown": (".md", ".markdown"), "--plot": (".png",),
@@ -302,6 +303,7 @@ def explain_main(p: OneLineParser, args) -> int:
                 raise BadInput(f"--explain {args.explain}: {shown(path)} has no callgrind profile of that case "
                                "(runs made with pytest bench --benchmark-only --instructions keep one beside them)")
         (_, _, (run_a, before)), (_, _, (run_b, after)) = sides
+        instruction_compare.check_one_setting([run_a, run_b])
         result = instruction_compare.explain(before, after, args.top)
         print(instruction_compare.render_explain(args.explain, f"{shown(run_a.path)} (torch {run_a.torch_version})",
                                                  f"{shown(run_b.path)} (torch {run_b.torch_version})", result,

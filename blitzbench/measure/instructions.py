@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blitzbench import counting_isa
 from blitzbench.measure import callgrind
 from blitzbench.store import write_atomic
 
@@ -54,6 +55,7 @@ OUT_NAME = "callgrind.out"
 PROFILE_SHARE = 1e-4
 PROFILE_SUFFIX = ".callgrind.json.gz"
 COUNTED_MODES = ("eager", "compiled")  # the modes that run on the CPU
+
 
 
 # -- inside the counting process (under valgrind) -------------------------------------------------
@@ -135,9 +137,10 @@ def calls_per_repeat(median_seconds: float | None) -> int:
     return max(1, min(MAX_CALLS_PER_REPEAT, round(BLOCK_SECONDS / median_seconds)))
 
 
-def worker_environment() -> dict:
-    """The counting process's environment: one thread everywhere, a fixed hash seed."""
-    env = dict(os.environ)
+def worker_environment(isa: str = counting_isa.DEFAULT) -> dict:
+    """The counting process's environment: one thread everywhere, a fixed hash seed, and the
+    libraries' instruction sets as ``isa`` says (blitzbench.counting_isa)."""
+    env = counting_isa.environment(isa, os.environ)
     env.update(PYTHONHASHSEED="0", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONDONTWRITEBYTECODE="1")
     return env
@@ -216,6 +219,7 @@ class CountingRun:
     features: dict
     log_tail: str = ""
     jobs: int = 1
+    isa: str = counting_isa.DEFAULT
 
 
 def worker_command(out_dir: Path, nodeids: list[str], grid_options: list[str], plugins: list[str]) -> list[str]:
@@ -244,11 +248,12 @@ def default_jobs() -> int:
 
 def run_counting(counted: list, nodeids: dict, grid_options, plugins: list[str], cwd: Path,
                  progress=print, calls: dict | None = None, weights: dict | None = None,
-                 jobs: int = 1) -> CountingRun:
+                 jobs: int = 1, isa: str = counting_isa.DEFAULT) -> CountingRun:
     """Count the ``counted`` cases (blitzbench.cases.Case) in ``jobs`` valgrind processes at once,
     one progress line per case as it is counted. ``nodeids``: their pytest node ids;
     ``grid_options(cases)``: the options that generate those cases; ``calls``: calls per repeat;
-    ``weights``: each case's expected cost, for sharing them out. The counting processes name a
+    ``weights``: each case's expected cost, for sharing them out; ``isa``: the instruction sets the
+    libraries may use (blitzbench.counting_isa). The counting processes name a
     case by its id (in the plan and the manifest they write); it is read back here, once."""
     started = time.perf_counter()
     version = callgrind.valgrind_version() or "valgrind (version unknown)"
@@ -265,7 +270,7 @@ def run_counting(counted: list, nodeids: dict, grid_options, plugins: list[str],
             log = open(out_dir / "worker.log", "w", encoding="utf-8")
             command = worker_command(out_dir, [nodeids[c] for c in group], grid_options(group), plugins)
             process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                       env=worker_environment())
+                                       env=worker_environment(isa))
             workers.append({"dir": out_dir, "log": log, "process": process, "seen": 0})
         try:
             while workers and any(w["process"].returncode is None for w in workers):
@@ -302,7 +307,7 @@ def run_counting(counted: list, nodeids: dict, grid_options, plugins: list[str],
     if failures or len(counts) < len(counted):
         why = "a counting process (valgrind) ended with " + ("; ".join(failures) or "exit status 0")
         missing = {case: why for case in counted if case not in counts}
-    return CountingRun(counts, missing, seconds, version, features, "\n".join(tails), len(groups))
+    return CountingRun(counts, missing, seconds, version, features, "\n".join(tails), len(groups), isa)
 
 
 def save_profiles(path: Path, counts: dict, meta: dict) -> Path:
@@ -321,7 +326,8 @@ def save_profiles_beside(run_path: Path, run: CountingRun | None) -> Path | None
     (:func:`profile_path_for`); None when it counted nothing."""
     if run is None or not run.counts:
         return None
-    return save_profiles(profile_path_for(run_path), run.counts, {"valgrind": run.valgrind, **run.features})
+    return save_profiles(profile_path_for(run_path), run.counts, {"valgrind": run.valgrind, "counting_isa": run.isa,
+                                                           **run.features})
 
 
 def load_profiles(path: Path) -> dict:

@@ -17,7 +17,7 @@ import argparse
 
 import pytest
 
-from blitzbench import cases, kinds
+from blitzbench import cases, counting_isa, kinds
 from blitzbench.measure import callgrind, instructions
 from blitzbench.plugin.session import Counting, SuiteSession, benchmark_session, of
 from blitzbench.values import whole_number
@@ -32,6 +32,11 @@ def pytest_addoption(parser):
     group.addoption("--instructions-jobs", default=None, metavar="N",
                     help="with --instructions: counting processes at once (default: one per CPU, at most 4; "
                          "counts do not depend on the load)")
+    group.addoption("--counting-isa", default=None, metavar="ISA",
+                    help=f"with --instructions: the instruction sets oneDNN and MKL may use while counted: avx (no "
+                         f"FMA, which valgrind runs slowly; the default) or native (what valgrind's CPU selects, "
+                         f"FMA kernels included); counts made under different settings are never compared "
+                         f"(docs/benchmarks.md, 'Which kernels are counted')")
     group.addoption("--instructions-worker", default=None, metavar="DIR", help=argparse.SUPPRESS)
 
 
@@ -53,10 +58,14 @@ def pytest_configure(config):  # after blitzbench.plugin.suite's, which makes th
             bad_input(config, f"--instructions-worker: {error}")
         return
     jobs_text = config.getoption("--instructions-jobs")
+    isa = config.getoption("--counting-isa")
     if not config.getoption("--instructions"):
-        if jobs_text is not None:
-            bad_input(config, "--instructions-jobs goes with --instructions")
+        for name, value in (("--instructions-jobs", jobs_text), ("--counting-isa", isa)):
+            if value is not None:
+                bad_input(config, f"{name} goes with --instructions")
         return
+    if isa is not None and isa not in counting_isa.SETTINGS:
+        bad_input(config, f"--counting-isa {isa!r}: accepted: {', '.join(sorted(counting_isa.SETTINGS))}")
     try:
         jobs = whole_number(jobs_text, least=1) if jobs_text is not None else instructions.default_jobs()
     except ValueError as error:
@@ -71,7 +80,7 @@ def pytest_configure(config):  # after blitzbench.plugin.suite's, which makes th
         bad_input(config, f"--instructions counts CPU cases, and --device {','.join(s.devices)} "
                           f"--modes {','.join(s.modes)} selects none; accepted: --device including cpu, --modes "
                           f"including {' or '.join(instructions.COUNTED_MODES)}")
-    s.counting = Counting(jobs)
+    s.counting = Counting(jobs, isa or counting_isa.DEFAULT)
 
 
 @pytest.fixture
@@ -154,11 +163,12 @@ def pytest_runtestloop(session):
     write = (lambda line: tr.write_line(f"blitzbench: {line}")) if tr else print
     jobs = min(plan.jobs, len(counted))
     write(f"counting instructions of {len(counted)} CPU case{'s' * (len(counted) != 1)} in {jobs} valgrind "
-          f"process{'es' * (jobs != 1)} at once ({callgrind.valgrind_version()}, one thread each) ...")
+          f"process{'es' * (jobs != 1)} at once ({callgrind.valgrind_version()}, one thread each, "
+          f"--counting-isa {plan.isa}) ...")
     calls = {c: instructions.calls_per_repeat(_median(timed[c])) for c in counted}
     weights = {c: _median(timed[c]) or 1.0 for c in counted}
     result = instructions.run_counting(counted, plan.nodeids, lambda group: _grid_options(s, group), _plugins(config),
-                                       config.rootpath, write, calls, weights, jobs)
+                                       config.rootpath, write, calls, weights, jobs, plan.isa)
     plan.result = result
     for case in counted:
         bench = timed[case]
@@ -183,6 +193,8 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "valgrind": result.valgrind, "tool": "callgrind (Ir: instructions executed)",
         "seen_under_valgrind": result.features,
         "note": "valgrind hides AVX-512, so kernels take their AVX2 paths while counted",
+        "counting_isa": result.isa,
+        "counting_isa_environment": counting_isa.SETTINGS[result.isa],
         "repeats": instructions.REPEATS,
         "calls_per_repeat": f"1 to {instructions.MAX_CALLS_PER_REPEAT}, about {instructions.BLOCK_SECONDS * 1000:g} ms "
                             "of the case's timed calls (instructions_calls_per_repeat per case)",

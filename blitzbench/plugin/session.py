@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Counting:
-    """``--instructions`` in the timing run: how many counting processes run at once, the CPU
+    """``--instructions`` in the timing run: how many counting processes run at once, the
+    instruction sets the counted libraries may use, the CPU
     cases collected for counting (blitzbench.measure.instructions), and once they are counted,
     what the counting processes produced."""
 
     jobs: int
+    isa: str  # --counting-isa (blitzbench.counting_isa)
     nodeids: dict[cases.Case, str] = field(default_factory=dict)  # case -> its pytest node id, in collection order
     result: CountingRun | None = None
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""A stand-in for tox in tests/test_matrix.py: answers ``tox -l``, ``tox -e ENV --notest`` and
-``tox -e ENV --skip-pkg-install -- ARGS`` the way blitzbench.matrix calls them, without installing any
-torch release. Set by the test through the environment:
+"""A stand-in for tox in tests/test_matrix.py and tests/test_compare.py: answers ``tox -l``,
+``tox config -e ENVS -k env_python``, ``tox -e ENV --notest`` and ``tox -e ENV --skip-pkg-install --
+ARGS`` the way blitzbench.matrix calls them, without installing any torch release. ``--notest``
+makes an environment's "Python": FAKE_TOX_CALLS' folder/envs/ENV/bin/python, a script that runs
+tests/tools/fake_python.py as ENV (the environment's runs, called directly by blitzbench compare).
+Set by the test through the environment:
 
   FAKE_TOX_ENVS    comma-separated environments ``-l`` lists (``report`` is added)
   FAKE_TOX_CALLS   a file each call's env and arguments are appended to
@@ -10,6 +13,8 @@ torch release. Set by the test through the environment:
   FAKE_TOX_FAIL    an env whose runs fail (exit 1)
   FAKE_TOX_HANG    an env whose runs write FAKE_TOX_CALLS + ".hang" and then wait to be interrupted
   FAKE_TOX_CRASH   an env whose verification runs end with pytest's internal-error status and no XML
+  FAKE_TOX_MORE    an env whose counted runs count 10% more instructions
+  FAKE_TOX_FAIL_CHECK  an env whose verification fails a check (its benchmark runs succeed)
 
 ``tox exec -e ENV --skip-pkg-install -- python -m pytest ARGS`` (blitzbench.matrix --verify) writes a
 small synthetic JUnit XML at ARGS' --junitxml (a failing check in FAKE_TOX_FAIL, exit 1), or, in
@@ -38,13 +43,35 @@ def main(argv):
         print("\n".join([*envs, "report"]))
         return 0
     env = option(argv, "-e")
+    if argv[:1] == ["config"]:
+        for name in env.split(","):
+            print(f"[testenv:{name}]\nenv_python = {python_of(name)}\n")
+        return 0
     with open(os.environ["FAKE_TOX_CALLS"], "a") as calls:
         calls.write(json.dumps([env, argv]) + "\n")
     if "--notest" in argv:
+        make(env)
         return 0
     args = argv[argv.index("--") + 1:] if "--" in argv else []
     if "exec" in argv:
         return verify(env, args)
+    return run(env, args)
+
+
+def python_of(env: str) -> Path:
+    return Path(os.environ["FAKE_TOX_CALLS"]).parent / "envs" / env / "bin" / "python"
+
+
+def make(env: str) -> None:
+    python = python_of(env)
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text(f"#!/bin/sh\nFAKE_ENV={env} exec {sys.executable} {Path(__file__).parent / 'fake_python.py'} "
+                      '"$@"\n')
+    python.chmod(0o755)
+
+
+def run(env, args):
+    """A benchmark run of ``env`` with pytest ARGS."""
     if env == os.environ.get("FAKE_TOX_FAIL"):
         print(f"{env}: a planted failure")
         return 1
@@ -69,8 +96,10 @@ def main(argv):
                            "extra_info": {"model": "chapter_net", "phase": "forward", "device": "cpu",
                                           "batch_size": 4}}]}
     if "--instructions" in args:  # as blitzbench.plugin.instructions records a counted run
-        run["machine_info"]["instructions"] = {"valgrind": "valgrind-3.19.0", "counting_seconds": 12.0}
-        run["benchmarks"][0]["extra_info"].update(instructions_per_call=2.8e6, instructions_spread=0.001)
+        run["machine_info"]["instructions"] = {"valgrind": "valgrind-3.19.0", "counting_seconds": 12.0,
+                                               "counting_isa": option(args, "--counting-isa") or "avx"}
+        more = 1.1 if env == os.environ.get("FAKE_TOX_MORE") else 1.0
+        run["benchmarks"][0]["extra_info"].update(instructions_per_call=2.8e6 * more, instructions_spread=0.001)
     (folder / f"{now:%Y%m%d-%H%M%S-%f}_torch-2.14.1_cpu.json").write_text(json.dumps(run))
     return 0
 
@@ -89,7 +118,7 @@ def verify(env, command):
         selection = os.environ["FAKE_TOX_SELECT"].split(",")
         return subprocess.call([sys.executable, "-m", "pytest", *selection, *options], cwd=ROOT)
     torch = RELEASES.get(env, "2.14.1")
-    failing = env == os.environ.get("FAKE_TOX_FAIL")
+    failing = env in (os.environ.get("FAKE_TOX_FAIL"), os.environ.get("FAKE_TOX_FAIL_CHECK"))
     cases = ['<testcase classname="tests.test_a" name="test_ok" time="0.1"/>',
              '<testcase classname="bench.test_b.TestB" name="test_shape[bs4]" time="0.1"/>']
     if env == "torch24":
