@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: venv bench test report profile matrix gpu-check gpu-wheels clean
+.PHONY: venv bench test report profile matrix compare gpu-check gpu-wheels clean
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ profile: venv
 # "Across torch releases"), e.g. make matrix ARGS="torch24,torch215 --rounds 6 -- --quick --device cpu"
 matrix: venv
 	$(PY) -m blitzbench matrix $(ARGS)
+
+# Both answers for two or more releases: checks, counts, what changed (docs/releases.md),
+# e.g. make compare ARGS="torch214,torch215"
+compare: venv
+	$(PY) -m blitzbench compare $(ARGS)
 
 # The whole verification suite, with every benchmark run once as a smoke test (untimed).
 test: venv

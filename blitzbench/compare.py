@@ -105,21 +105,23 @@ def plan(pythons: dict[str, Path], out: Path, rounds: int, jobs: int, isa: str, 
     environment's Python, in the environments' order (the baseline first)."""
     envs = list(pythons)
     chosen = selection(pytest_args)
-    counting_jobs = max(1, (os.cpu_count() or 1) // jobs)
-    parallel = []
+    # The cores shared among the steps that run at once; a counting step's share is its valgrind processes.
+    counting_jobs = max(1, (os.cpu_count() or 1) // max(1, min(jobs, 2 * len(envs))))
+    verify, count = {}, {}
     for env in envs:
         python = str(pythons[env])
         folder = out / env
-        parallel.append(Step("verify", env, command=[
+        verify[env] = Step("verify", env, command=[
             python, "-m", "pytest", *verification.SUITE, *([verification.HARNESS_TESTS] if harness_tests else []),
-            *verification.RUN_OPTIONS, f"--junitxml={folder / ('.' + verification.RESULT_FILE + '.partial')}"]))
-        parallel.append(Step("count", env, command=[
+            *verification.RUN_OPTIONS, f"--junitxml={folder / ('.' + verification.RESULT_FILE + '.partial')}"])
+        count[env] = Step("count", env, command=[
             python, "-m", "pytest", *COUNTED_FILES, "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(folder),
             "--series", env, "--round", "1", "--matrix-id", f"{run_id}-count", "--instructions",
-            "--counting-isa", isa, "--instructions-jobs", str(counting_jobs), *chosen]))
-    # Longest first, so that the last steps to finish are short ones (each environment's verification
-    # before its counting: both environments' answers come in at about the same time).
-    parallel.sort(key=lambda s: -DEFAULT_SECONDS[s.kind])
+            "--counting-isa", isa, "--instructions-jobs", str(counting_jobs), *chosen])
+    # A verification beside a counting, never two verifications at once where that can be helped: a
+    # verification's torch uses every core, a counting process one (valgrind runs one thread at a
+    # time), and the two take about as long.
+    parallel = [step for i, env in enumerate(envs) for step in (verify[env], count[envs[(i + 1) % len(envs)]])]
     timed = [Step("round", env, r, [str(pythons[env]), "-m", "pytest", *TIMED_FILES,
                                     "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(out / env),
                                     "--series", env, "--round", str(r), "--matrix-id", run_id, *chosen])

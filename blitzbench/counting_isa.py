@@ -18,6 +18,10 @@ SETTINGS = {
     "avx": {"DNNL_MAX_CPU_ISA": "AVX", "ONEDNN_MAX_CPU_ISA": "AVX", "MKL_ENABLE_INSTRUCTIONS": "AVX"},
     "native": {},
 }
+DESCRIPTIONS = {
+    "avx": "oneDNN and MKL capped at AVX, no FMA",
+    "native": "the kernels valgrind's CPU selects, FMA included",
+}
 DEFAULT = "avx"
 # Counted runs saved before the setting was recorded counted what valgrind's CPU selects.
 UNRECORDED = "native"

@@ -4,6 +4,9 @@ What a count must show (docs/benchmarks.md, "What a count can and cannot tell"),
 runs (valgrind is on these machines; where it is not, they skip with the reason): the same release
 counted twice agrees within 0.5% with no change called; a computation planted in the forward pass
 only is called "more" where the forward runs and "same" where it does not, and --explain names it;
+work planted inside the convolution kernels' call path is called "more" in every phase that runs
+the model, backward included, under the default --counting-isa (the same under native is measured in
+results/counting-isa/); counts made under different settings are never compared;
 the parser reads a small committed callgrind file as computed by hand.
 """
 
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from blitzbench import counting_isa
 from blitzbench.analysis import instruction_compare, verdicts
 from blitzbench.cli import report
 from blitzbench.measure import callgrind, instructions
@@ -79,7 +83,7 @@ def test_calls_per_repeat_fill_a_few_milliseconds():
 
 # -- real counted runs -------------------------------------------------------------------------------
 
-def _counting_run(results: Path, planted: bool) -> subprocess.Popen:
+def _counting_run(results: Path, plant: str | None, isa: str = counting_isa.DEFAULT) -> subprocess.Popen:
     # One thread: three runs at once on a 2-core machine would otherwise spin in each other's
     # OpenMP barriers (timing is not what these tests look at; counts use one thread anyway).
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -87,18 +91,24 @@ def _counting_run(results: Path, planted: bool) -> subprocess.Popen:
     args = [sys.executable, "-m", "pytest", "bench/test_throughput.py", "--benchmark-only", "--quick", "-q",
             "-p", "no:cacheprovider", "--device=cpu", "--models=chapter_net", "--batch-sizes=4",
             f"--phases={','.join(CASES)}", "--instructions", "--instructions-jobs=1", f"--results-dir={results}",
-            "-p", "blitz_show_session_counts"]
-    if planted:
-        args += ["-p", "blitz_plant_forward"]
+            "-p", "blitz_show_session_counts", f"--counting-isa={isa}"]
+    if plant:
+        args += ["-p", plant]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# name -> (plant plugin in tests/plugins, --counting-isa) of each counted run the tests compare
+COUNTED_RUNS = {"first": (None, "avx"), "second": (None, "avx"), "planted": ("blitz_plant_forward", "avx"),
+                "planted-conv": ("blitz_plant_conv", "avx")}
 
 
 @pytest.fixture(scope="module")
 def counted_runs(tmp_path_factory):
-    """Three counted runs of chapter_net at batch 4, at once (counts do not mind a busy machine):
-    two of this release as it is, one with the planted forward computation."""
-    folders = {name: tmp_path_factory.mktemp(name) for name in ("first", "second", "planted")}
-    processes = {name: _counting_run(folder, name == "planted") for name, folder in folders.items()}
+    """Counted runs of chapter_net at batch 4, at once (counts do not mind a busy machine): two of
+    this release as it is, one with the planted forward computation, one with the planted
+    convolution."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in COUNTED_RUNS}
+    processes = {name: _counting_run(folders[name], *COUNTED_RUNS[name]) for name in COUNTED_RUNS}
     runs = {}
     for name, process in processes.items():
         out, _ = process.communicate(timeout=900)
@@ -152,9 +162,9 @@ def test_the_counts_are_held_in_the_runs_session(counted_runs):
     assert sorted(held) == sorted(saved) and len(held) == len(CASES)
 
 
-def _against_first(counted_runs, tmp_path, name: str) -> tuple[dict[str, dict], dict]:
-    """Run ``name`` against the first run: its records by case, and its series record."""
-    data = _report_json(tmp_path, counted_runs["first"][0], counted_runs[name][0])
+def _against_first(counted_runs, tmp_path, name: str, first: str = "first") -> tuple[dict[str, dict], dict]:
+    """Run ``name`` against the first run (or ``first``): its records by case, and its series record."""
+    data = _report_json(tmp_path, counted_runs[first][0], counted_runs[name][0])
     [series] = [s for s in data["series"] if not s["baseline"]]
     return _instruction_records(data, series["series"]), series
 
@@ -177,6 +187,39 @@ def test_a_planted_forward_computation_is_called_more_where_the_forward_runs(cou
     ratios = {Case.parse(case).phase: r["instructions_ratio"] for case, r in records.items()}
     assert verdicts == {"forward": "more", "train_step": "more", "backward": "same", "step": "same"}, ratios
     assert 1.01 < ratios["forward"] < 1.15, ratios  # a few percent, as planted
+
+
+@needs_valgrind
+def test_work_planted_in_the_convolution_kernels_is_called_more_in_every_phase_that_runs_the_model(
+        counted_runs, tmp_path):
+    """The first convolution run again on one sample of the four: a quarter of conv1's work more
+    in the forward and again in the backward pass (tests/plugins/blitz_plant_conv.py); the
+    optimizer step does not run the model."""
+    records, _ = _against_first(counted_runs, tmp_path, "planted-conv")
+    verdicts = {Case.parse(case).phase: r["instructions_verdict"] for case, r in records.items()}
+    ratios = {Case.parse(case).phase: r["instructions_ratio"] for case, r in records.items()}
+    assert verdicts == {"forward": "more", "train_step": "more", "backward": "more", "step": "same"}, ratios
+
+
+@needs_valgrind
+def test_the_counting_setting_is_recorded_and_runs_of_different_settings_are_not_compared(counted_runs, tmp_path,
+                                                                                         capsys):
+    avx = counted_runs["first"][0]
+    data = json.loads(avx.read_text())
+    info = data["machine_info"]["instructions"]
+    assert info["counting_isa"] == counting_isa.DEFAULT == "avx"
+    assert info["counting_isa_environment"] == counting_isa.SETTINGS["avx"]
+    # The same run as if counted natively, its profile beside it: a run counted under the other setting.
+    info["counting_isa"], info["counting_isa_environment"] = "native", counting_isa.SETTINGS["native"]
+    native = tmp_path / "native" / avx.name
+    native.parent.mkdir()
+    native.write_text(json.dumps(data))
+    instructions.profile_path_for(native).write_bytes(instructions.profile_path_for(avx).read_bytes())
+    assert report.main([str(avx), str(native)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "different --counting-isa settings" in err, err
+    assert report.main([str(avx), str(native), "--explain", "chapter_net-cpu-bs4-forward"]) == 2
+    assert "different --counting-isa settings" in capsys.readouterr().err
 
 
 @needs_valgrind
@@ -236,6 +279,25 @@ def test_instructions_with_benchmark_disable_is_one_line_exit_2():
                              "--benchmark-disable", "--instructions", "--device=cpu"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "--benchmark-disable saves none" in _one_line(result)
+
+
+def test_a_counting_setting_that_does_not_exist_or_without_instructions_is_one_line_exit_2():
+    result = _pytest("--device=cpu", "--counting-isa=sse")
+    assert result.returncode == 2 and "--counting-isa 'sse': accepted: avx, native" in _one_line(result)
+    result = subprocess.run([sys.executable, "-m", "pytest", "bench/test_throughput.py", "-q", "-p", "no:cacheprovider",
+                             "--benchmark-only", "--counting-isa=native", "--device=cpu"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "--counting-isa goes with --instructions" in _one_line(result)
+
+
+def test_the_counting_processes_get_the_setting_whatever_the_callers_environment_says(monkeypatch):
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "SSE4_2")
+    avx = instructions.worker_environment("avx")
+    assert {k: avx[k] for k in counting_isa.VARIABLES} == counting_isa.SETTINGS["avx"]
+    native = instructions.worker_environment("native")
+    assert not set(counting_isa.VARIABLES) & set(native)  # nothing capped: what valgrind's CPU offers
+    assert avx["OMP_NUM_THREADS"] == native["OMP_NUM_THREADS"] == "1"
 
 
 def test_explain_needs_two_runs_and_a_case_id(tmp_path, capsys):

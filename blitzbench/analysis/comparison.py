@@ -170,6 +170,7 @@ class Report:
     sides: dict[int, Side]  # series index -> its comparison; the baseline has none
     machines: dict[str, list[str]]  # machine -> the labels of its series, majority first
     baseline_reason: str = ""
+    counting_isa: str | None = None  # the --counting-isa of every counted run; None: none counted
 
     @property
     def counted(self) -> bool:
@@ -236,7 +237,7 @@ def build_report(series: list[Series], baseline: Series, min_change: float,
                  min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100,
                  baseline_reason: str = "") -> Report:
     keys = sorted({k for s in series for r in s.runs for k in r.cases})
-    instruction_compare.check_one_setting([r for s in series for r in s.runs])
+    isa = instruction_compare.check_one_setting([r for s in series for r in s.runs])
     sides = {}
     for i, s in enumerate(series):
         if s is baseline:
@@ -249,7 +250,7 @@ def build_report(series: list[Series], baseline: Series, min_change: float,
                         instruction_compare.summarize_counts(counts, min_change_instructions),
                         _time_absent(baseline, s))
     return Report(series, baseline, keys, min_change, min_change_instructions, sides, machines_of(series),
-                  baseline_reason)
+                  baseline_reason, isa)
 
 
 @dataclass(frozen=True)

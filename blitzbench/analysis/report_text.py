@@ -12,6 +12,7 @@ import textwrap
 
 from tabulate import tabulate
 
+from blitzbench import counting_isa
 from blitzbench.analysis import instruction_compare, paired_stats, verdicts
 from blitzbench.analysis.comparison import COUNTED_TIMES, Figure, Report, Side
 from blitzbench.figures import rate_text
@@ -80,6 +81,9 @@ def header_lines(report: Report) -> list[str]:
                  f"{report.baseline_reason or 'the lowest release'})")
     if len(report.machines) == 1:
         lines += machine_lines(report)
+    if report.counting_isa:
+        lines.append(f"instructions counted with --counting-isa {report.counting_isa} "
+                     f"({counting_isa.DESCRIPTIONS.get(report.counting_isa, 'unknown setting')})")
     return lines
 
 

@@ -17,9 +17,9 @@ import sys
 PROG = "blitzbench"
 # name: (module whose main(argv) runs it, what it does)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "compare": ("blitzbench.cli.compare", "both answers for two or more releases: checks, counts, optional timed rounds"),
     "report": ("blitzbench.cli.report", "compare saved benchmark runs side by side (times and instruction counts)"),
     "matrix": ("blitzbench.cli.matrix", "run tox environments in interleaved rounds; --verify: the checks in each"),
+    "compare": ("blitzbench.cli.compare", "both answers for two or more releases: checks, counts, optional timed rounds"),
     "verification": ("blitzbench.cli.verification", "the table of checks by torch release, from saved results"),
     "train": ("blitzbench.cli.train", "the chapter's image classifier, trained on real images (section 8)"),
     "modes": ("blitzbench.cli.modes", "check cases in an execution mode against eager, with the tolerances"),

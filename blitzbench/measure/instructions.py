@@ -10,7 +10,8 @@ How a run counts (as PyTorch's ``benchmarks/instruction_counts`` and the Timer's
 
 * After the timed cases, one more pytest process runs the CPU cases that were timed, under
   ``valgrind --tool=callgrind --instr-atstart=no`` (:func:`blitzbench.measure.callgrind.command`), with one
-  intra-op thread, address-space randomisation off and ``PYTHONHASHSEED=0``. Importing torch,
+  intra-op thread, address-space randomisation off, ``PYTHONHASHSEED=0`` and oneDNN's and MKL's
+  instruction sets as ``--counting-isa`` says (blitzbench.counting_isa: AVX without FMA by default). Importing torch,
   collecting, building and checking each case and its warm-up calls run uninstrumented.
 * Per case (:func:`count_case`): the case's warm-up calls, then a baseline block (the same loop
   with a call that does nothing, to subtract the loop's and the client requests' own cost), then
