@@ -34,7 +34,7 @@ from pathlib import Path
 
 from blitzbench import ROOT, matrix
 from blitzbench.analysis import verification
-from blitzbench.messages import RunFailed, shown
+from blitzbench.messages import BadInput, RunFailed, shown
 from blitzbench.store import write_atomic
 
 PROG = "blitzbench compare"
@@ -90,9 +90,14 @@ class Estimates:
         return sum(seen) / len(seen) if seen else DEFAULT_SECONDS[kind]
 
     def left(self, waiting: list[Step], running: list[tuple[Step, float]], rounds_left: list[Step]) -> float:
-        parallel = sum(self.of(s.kind) for s in waiting) + sum(max(0.0, self.of(s.kind) - ran) for s, ran in running)
-        return parallel / max(1, min(self.jobs, len(waiting) + len(running)) or 1) + \
-            sum(self.of(s.kind) for s in rounds_left)
+        """Seconds left: the steps that may run at once, their work shared by the slots but never
+        less than the longest of them, then the rounds one after another. ``running``: (step,
+        seconds it has run), at least a tenth of its estimate: one near or past its end still has to finish."""
+        remaining = [self.of(s.kind) for s in waiting]
+        remaining += [max(0.1 * self.of(s.kind), self.of(s.kind) - ran) for s, ran in running]
+        slots = max(1, min(self.jobs, len(remaining)))
+        parallel = max(sum(remaining) / slots, max(remaining)) if remaining else 0.0
+        return parallel + sum(self.of(s.kind) for s in rounds_left)
 
 
 def selection(pytest_args: list[str]) -> list[str]:
@@ -118,9 +123,10 @@ def plan(pythons: dict[str, Path], out: Path, rounds: int, jobs: int, isa: str, 
             python, "-m", "pytest", *COUNTED_FILES, "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(folder),
             "--series", env, "--round", "1", "--matrix-id", f"{run_id}-count", "--instructions",
             "--counting-isa", isa, "--instructions-jobs", str(counting_jobs), *chosen])
-    # A verification beside a counting, never two verifications at once where that can be helped: a
-    # verification's torch uses every core, a counting process one (valgrind runs one thread at a
-    # time), and the two take about as long.
+    # In this order, and with run_steps.next_step, a verification runs beside a counting rather than
+    # beside another verification while there are fewer jobs than steps: a verification's torch uses
+    # every core, a counting process one (valgrind runs one thread at a time), and the two take
+    # about as long.
     parallel = [step for i, env in enumerate(envs) for step in (verify[env], count[envs[(i + 1) % len(envs)]])]
     timed = [Step("round", env, r, [str(pythons[env]), "-m", "pytest", *TIMED_FILES,
                                     "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(out / env),
@@ -137,31 +143,52 @@ class Running:
     before: set
 
 
+def _partial_xml(out: Path, env: str) -> Path:
+    """Where a verification step's pytest writes its JUnit XML, replaced into place when it ends."""
+    return out / env / f".{verification.RESULT_FILE}.partial"
+
+
 def _start(step: Step, out: Path, began: float) -> Running:
     folder = out / step.env
-    folder.mkdir(parents=True, exist_ok=True)
-    log = open(out / "logs" / step.log_name, "w", encoding="utf-8")
-    log.write(f"$ {' '.join(step.command)}\n")
-    log.flush()
-    step.started = time.perf_counter() - began
-    process = subprocess.Popen(step.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    log = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        log = open(out / "logs" / step.log_name, "w", encoding="utf-8")
+        log.write(f"$ {' '.join(step.command)}\n")
+        log.flush()
+        step.started = time.perf_counter() - began
+        process = subprocess.Popen(step.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    except OSError as error:
+        if log is not None:
+            log.close()
+        raise RunFailed(f"{step.name} could not be started: {error.strerror or error}"
+                        + (f" ({shown(Path(error.filename))})" if error.filename else "")) from None
     return Running(step, process, log, set(folder.glob("*.json")))
 
 
-def _stop_all(running: list[Running]) -> None:
-    for r in running:
+def stop_all(running: list[Running], out: Path) -> None:
+    """Stop every running step's process group (SIGINT, then SIGTERM, then SIGKILL, each with one
+    deadline for all), with a second Ctrl-C ignored meanwhile; a stopped verification's partial
+    XML is removed (the previous verification.xml, if any, stays)."""
+    with matrix.ignoring_interrupts():
         for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(r.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                r.process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        r.log.close()
+            alive = [r for r in running if r.process.poll() is None]
+            for r in alive:
+                try:
+                    os.killpg(r.process.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait
+            for r in alive:
+                try:
+                    r.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        for r in running:
+            r.log.close()
+            if r.step.kind == "verify":
+                _partial_xml(out, r.step.env).unlink(missing_ok=True)
 
 
 def _failed(r: Running, out: Path, why: str) -> RunFailed:
@@ -174,14 +201,19 @@ def _finish(r: Running, out: Path) -> None:
     step, status = r.step, r.process.returncode
     folder = out / step.env
     if step.kind == "verify":
-        partial = folder / f".{verification.RESULT_FILE}.partial"
+        partial = _partial_xml(out, step.env)
         # pytest: 0 all passed, 1 some failed; anything else means the suite did not run.
-        if status not in (0, 1) or not partial.exists():
+        wrote = partial.exists()
+        if status not in (0, 1) or not wrote:
             partial.unlink(missing_ok=True)
-            raise _failed(r, out, f"exit {status}" + ("" if partial.exists() else ", no JUnit XML written"))
+            raise _failed(r, out, f"exit {status}" + ("" if wrote else ", no JUnit XML written"))
         final = folder / verification.RESULT_FILE
+        try:
+            run = verification.read_run(partial, step.env)
+        except BadInput as error:
+            partial.unlink(missing_ok=True)
+            raise _failed(r, out, str(error)) from None
         os.replace(partial, final)
-        run = verification.read_run(final, step.env)
         step.result = f"torch {run.torch}: {matrix.counts_text(run.counts())}"
         step.saved = str(final)
         return
@@ -208,15 +240,24 @@ class Progress:
               file=self.out, flush=True)
 
 
+def next_step(waiting: list[Step], running: list[Step]) -> Step:
+    """The first waiting step of a kind that is not running, else the first: a verification beside
+    a counting rather than beside another verification, where the order allows."""
+    busy = {s.kind for s in running}
+    return next((s for s in waiting if s.kind not in busy), waiting[0])
+
+
 def run_steps(parallel: list[Step], timed: list[Step], out: Path, jobs: int, progress: Progress,
               estimates: Estimates) -> None:
-    """The parallel steps ``jobs`` at once, then the timed rounds one at a time."""
+    """The parallel steps ``jobs`` at once (:func:`next_step`), then the timed rounds one at a time."""
     waiting, running = list(parallel), []
     began = progress.began
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                running.append(_start(waiting.pop(0), out, began))
+                step = next_step(waiting, [r.step for r in running])
+                waiting.remove(step)
+                running.append(_start(step, out, began))
             time.sleep(0.5)
             for r in [r for r in running if r.process.poll() is not None]:
                 running.remove(r)
@@ -237,7 +278,7 @@ def run_steps(parallel: list[Step], timed: list[Step], out: Path, jobs: int, pro
             estimates.record(step)
             progress.line(step, estimates.left([], [], timed[i + 1:]))
     except BaseException:
-        _stop_all(running)
+        stop_all(running, out)
         raise
 
 

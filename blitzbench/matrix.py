@@ -112,12 +112,12 @@ def run_logged(command: list[str], log, title: str) -> int:
     try:
         return process.wait()
     except KeyboardInterrupt:
-        with _ignoring_interrupts():
+        with ignoring_interrupts():
             _stop(process)
         raise
 
 
-class _ignoring_interrupts:
+class ignoring_interrupts:
     """A second Ctrl-C while the interrupted run winds down is ignored, so the summary is printed."""
 
     def __enter__(self):
@@ -154,20 +154,31 @@ def counting_seconds(run_path: Path) -> float | None:
         return None
 
 
-def pinned_torch(env: str, tox_ini: Path = ROOT / "tox.ini") -> str | None:
-    """The torch release tox.ini pins for ``env`` (``torch24: torch==2.4.1`` -> "2.4.1"), or None."""
+def pins(env: str, tox_ini: Path = ROOT / "tox.ini") -> dict[str, str]:
+    """The versions tox.ini pins for ``env``: ``{package: version}`` from the deps lines
+    ``FACTORS: package==version`` whose factors (comma-separated) include one of the env's
+    (its name split at "-"), and from unconditional ``package==version`` lines."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(tox_ini, encoding="utf-8")
         deps = parser.get("testenv", "deps", fallback="")
     except (OSError, configparser.Error):
-        return None
+        return {}
+    factors = set(env.split("-"))
+    found = {}
     for line in deps.splitlines():
-        factor, _, requirement = line.partition(":")
-        match = re.fullmatch(r"\s*torch\s*==\s*(\S+)\s*", requirement)
-        if factor.strip() == env and match:
-            return match.group(1)
-    return None
+        condition, _, requirement = line.partition(":") if ":" in line else ("", "", line)
+        if condition and not factors & {f.strip() for f in condition.split(",")}:
+            continue
+        match = re.fullmatch(r"\s*([A-Za-z0-9_.-]+)\s*==\s*(\S+)\s*", requirement)
+        if match:
+            found[match.group(1).lower()] = match.group(2)
+    return found
+
+
+def pinned_torch(env: str, tox_ini: Path = ROOT / "tox.ini") -> str | None:
+    """The torch release tox.ini pins for ``env`` (``torch24: torch==2.4.1`` -> "2.4.1"), or None."""
+    return pins(env, tox_ini).get("torch")
 
 
 def environment_pythons(envs: list[str], tox: list[str]) -> dict[str, Path]:
@@ -192,14 +203,16 @@ def environment_pythons(envs: list[str], tox: list[str]) -> dict[str, Path]:
     return pythons
 
 
-READY_CHECK = ("import sys, torch, torchvision, pytest_benchmark, blitzbench; "
-               "print(torch.__version__.split('+')[0]); print(blitzbench.__file__)")
+READY_CHECK = ("import torch, torchvision, pytest_benchmark, blitzbench; "
+               "print(torch.__version__.split('+')[0]); print(torchvision.__version__.split('+')[0]); "
+               "print(blitzbench.__file__)")
 
 
 def not_ready(env: str, python: Path) -> str | None:
     """Why tox environment ``env``, whose Python is ``python``, cannot run the suite as it is (None
-    when it can): not made, a package missing, another torch than tox.ini pins, or blitzbench
-    installed from another checkout."""
+    when it can): not made, a package missing, another torch or torchvision than tox.ini pins, or
+    blitzbench installed from another checkout. Other packages are not compared: tox makes an
+    environment whose deps changed when asked (``tox -e ENV --notest``)."""
     if not python.exists():
         return "not created"
     try:
@@ -208,10 +221,11 @@ def not_ready(env: str, python: Path) -> str | None:
         return f"its Python does not run ({error})"
     if done.returncode != 0:
         return "a package is missing: " + ((done.stderr.strip().splitlines() or ["?"])[-1])
-    version, location = (done.stdout.strip().splitlines() + ["", ""])[:2]
-    pinned = pinned_torch(env)
-    if pinned and version != pinned:
-        return f"it has torch {version}, tox.ini pins {pinned}"
+    torch, torchvision, location = (done.stdout.strip().splitlines() + ["", "", ""])[:3]
+    pinned = pins(env)
+    for package, version in (("torch", torch), ("torchvision", torchvision)):
+        if package in pinned and version != pinned[package]:
+            return f"it has {package} {version}, tox.ini pins {pinned[package]}"
     if not Path(location).resolve().is_relative_to(ROOT):
         return f"its blitzbench is not this checkout's ({location})"
     return None

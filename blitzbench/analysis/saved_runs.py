@@ -215,14 +215,6 @@ class Series:
         return [r for r in self.runs if r.counted]
 
     @property
-    def counting_isa(self) -> str | None:
-        """The instruction sets its counted kernels could use (``--counting-isa``,
-        blitzbench.counting_isa); None for a run that counted nothing."""
-        if not self.counted:
-            return None
-        return counting_isa.of_record(self.machine_info.get("instructions") or {})
-
-    @property
     def machine_identity(self) -> str:
         return self.runs[0].machine_identity
 

@@ -14,8 +14,8 @@ CPU set (--quick --device cpu) unless PYTEST_ARGS after -- say otherwise; counti
 bench/test_throughput.py's CPU cases, rounds time all of bench/'s benchmarks in the selection.
 
 Verification and counting of different environments run --jobs at once (default: one per CPU core);
-timed rounds never run beside anything. Environments are made by tox when missing or out of date
-and used as they are when ready. One progress line per finished step, with the time elapsed and an
+timed rounds never run beside anything. Environments are made by tox when missing or holding
+another torch or torchvision than tox.ini pins, and used as they are when ready. One progress line per finished step, with the time elapsed and an
 estimate of the time left.
 
 Then one summary, printed and saved as OUT/summary.md: each release's checks, the checks whose outcome
@@ -111,9 +111,13 @@ def main(argv=None) -> int:
         return 130
     try:
         failing = summarize(envs, out.resolve(), record, began)
-    except BadInput as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+    except BadInput as error:  # what the steps saved cannot be read back: the run failed, not the input
+        print(f"{PROG}: the summary could not be made: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted while summarizing; the steps' results are kept under {shown(out)}",
+              file=sys.stderr)
+        return 130
     if failing:
         print(f"{PROG}: {len(failing)} check{'s' * (len(failing) != 1)} failed:", file=sys.stderr)
         for line in failing:

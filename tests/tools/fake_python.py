@@ -5,8 +5,10 @@ this checkout's blitzbench), and ``python -m pytest ARGS`` does what fake_tox do
 pytest arguments: a synthetic JUnit XML where ARGS has ``--junitxml`` (the verification), else a
 synthetic saved run (counted with ``--instructions``). FAKE_TOX_* settings as in fake_tox, and:
 
-  FAKE_TOX_MEET    verification steps write FAKE_TOX_CALLS + ".verify-ENV" and wait (up to 60 s) for
-                   every env's, then record whether they met, in FAKE_TOX_CALLS + ".met-ENV"
+  FAKE_TOX_MEET    each verification and counting step writes FAKE_TOX_CALLS + ".KIND-ENV" and waits
+                   (up to 60 s) for a step of the other kind to have started, then records whether one
+                   had, in FAKE_TOX_CALLS + ".met-KIND-ENV"
+  FAKE_TOX_TORCH   the torch version the ready check answers (default: the one tox.ini pins)
 """
 
 import os
@@ -22,23 +24,26 @@ from blitzbench import matrix  # noqa: E402
 
 def main(argv):
     env = os.environ["FAKE_ENV"]
-    if argv[:1] == ["-c"]:
-        print(matrix.pinned_torch(env) or "2.14.1")
+    if argv[:1] == ["-c"]:  # blitzbench.matrix.READY_CHECK: torch, torchvision, where blitzbench is
+        pins = matrix.pins(env)
+        print(os.environ.get("FAKE_TOX_TORCH", pins.get("torch", "2.14.1")))
+        print(pins.get("torchvision", "0.29.1"))
         print(fake_tox.ROOT / "blitzbench" / "__init__.py")
         return 0
     assert argv[:2] == ["-m", "pytest"], argv
     args = argv[2:]
     with open(os.environ["FAKE_TOX_CALLS"], "a") as calls:
         calls.write(fake_tox.json.dumps([env, ["python", *argv]]) + "\n")
-    if any(a.startswith("--junitxml=") for a in args):
-        if os.environ.get("FAKE_TOX_MEET"):
-            calls = os.environ["FAKE_TOX_CALLS"]
-            Path(f"{calls}.verify-{env}").write_text(env)
-            others = [e for e in os.environ["FAKE_TOX_ENVS"].split(",") if e]
-            deadline = time.monotonic() + 60
-            while not all(Path(f"{calls}.verify-{e}").exists() for e in others) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            Path(f"{calls}.met-{env}").write_text(str(all(Path(f"{calls}.verify-{e}").exists() for e in others)))
+    verifying = any(a.startswith("--junitxml=") for a in args)
+    if os.environ.get("FAKE_TOX_MEET") and (verifying or "--instructions" in args):
+        kind, other = ("verify", "count") if verifying else ("count", "verify")
+        calls = Path(os.environ["FAKE_TOX_CALLS"])
+        Path(f"{calls}.{kind}-{env}").write_text(env)
+        deadline = time.monotonic() + 60
+        while not list(calls.parent.glob(f"{calls.name}.{other}-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        Path(f"{calls}.met-{kind}-{env}").write_text(str(bool(list(calls.parent.glob(f"{calls.name}.{other}-*")))))
+    if verifying:
         return fake_tox.verify(env, ["python", "-m", "pytest", *args])
     return fake_tox.run(env, args)
 

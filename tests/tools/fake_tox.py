@@ -11,7 +11,8 @@ Set by the test through the environment:
   FAKE_TOX_PYTEST  an env whose runs are the real suite on one case, as the tox environments
                    run it; the others write a small synthetic saved run from ARGS
   FAKE_TOX_FAIL    an env whose runs fail (exit 1)
-  FAKE_TOX_HANG    an env whose runs write FAKE_TOX_CALLS + ".hang" and then wait to be interrupted
+  FAKE_TOX_HANG    an env whose runs write their process id to FAKE_TOX_CALLS + ".hang" and then wait
+                   to be interrupted
   FAKE_TOX_CRASH   an env whose verification runs end with pytest's internal-error status and no XML
   FAKE_TOX_MORE    an env whose counted runs count 10% more instructions
   FAKE_TOX_FAIL_CHECK  an env whose verification fails a check (its benchmark runs succeed)
@@ -76,7 +77,7 @@ def run(env, args):
         print(f"{env}: a planted failure")
         return 1
     if env == os.environ.get("FAKE_TOX_HANG"):
-        Path(os.environ["FAKE_TOX_CALLS"] + ".hang").write_text(env)
+        Path(os.environ["FAKE_TOX_CALLS"] + ".hang").write_text(str(os.getpid()))
         time.sleep(60)
         return 0
     if env == os.environ.get("FAKE_TOX_PYTEST"):
