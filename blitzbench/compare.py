@@ -60,6 +60,7 @@ class Step:
     env: str
     round: int = 0  # rounds: 1, 2, ...; other steps: 0
     command: list[str] = field(default_factory=list)
+    threads: int | None = None  # intra-op threads (OMP_NUM_THREADS, MKL_NUM_THREADS); None: torch's default
     started: float | None = None  # seconds from the command's start
     seconds: float | None = None
     result: str = ""  # what it produced, in words
@@ -112,22 +113,26 @@ def plan(pythons: dict[str, Path], out: Path, rounds: int, jobs: int, isa: str, 
     chosen = selection(pytest_args)
     # The cores shared among the steps that run at once; a counting step's share is its valgrind processes.
     counting_jobs = max(1, (os.cpu_count() or 1) // max(1, min(jobs, 2 * len(envs))))
-    verify, count = {}, {}
+    # The cores are shared among the steps that run at once: each gets its share as its intra-op
+    # threads (and a counting step as its valgrind processes). More threads than that would not be
+    # faster: torch's OpenMP threads spin at their barriers while a neighbour holds their core
+    # (a verification's training checks ran 3.5 times slower beside one busy process, 1.3 times
+    # with one thread).
+    share = max(1, (os.cpu_count() or 1) // max(1, min(jobs, 2 * len(envs))))
+    verify, count = [], []
     for env in envs:
         python = str(pythons[env])
         folder = out / env
-        verify[env] = Step("verify", env, command=[
+        verify.append(Step("verify", env, threads=share, command=[
             python, "-m", "pytest", *verification.SUITE, *([verification.HARNESS_TESTS] if harness_tests else []),
-            *verification.RUN_OPTIONS, f"--junitxml={folder / ('.' + verification.RESULT_FILE + '.partial')}"])
-        count[env] = Step("count", env, command=[
+            *verification.RUN_OPTIONS, f"--junitxml={_partial_xml(out, env)}"]))
+        count.append(Step("count", env, threads=share, command=[
             python, "-m", "pytest", *COUNTED_FILES, "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(folder),
             "--series", env, "--round", "1", "--matrix-id", f"{run_id}-count", "--instructions",
-            "--counting-isa", isa, "--instructions-jobs", str(counting_jobs), *chosen])
-    # In this order, and with run_steps.next_step, a verification runs beside a counting rather than
-    # beside another verification while there are fewer jobs than steps: a verification's torch uses
-    # every core, a counting process one (valgrind runs one thread at a time), and the two take
-    # about as long.
-    parallel = [step for i, env in enumerate(envs) for step in (verify[env], count[envs[(i + 1) % len(envs)]])]
+            "--counting-isa", isa, "--instructions-jobs", str(share), *chosen]))
+    # The longest steps first (verifications), so that the last to finish are counting steps, which
+    # use their cores fully (valgrind runs one thread at a time).
+    parallel = verify + count
     timed = [Step("round", env, r, [str(pythons[env]), "-m", "pytest", *TIMED_FILES,
                                     "--benchmark-only", *RUN_OPTIONS, "--results-dir", str(out / env),
                                     "--series", env, "--round", str(r), "--matrix-id", run_id, *chosen])
@@ -157,8 +162,11 @@ def _start(step: Step, out: Path, began: float) -> Running:
         log.write(f"$ {' '.join(step.command)}\n")
         log.flush()
         step.started = time.perf_counter() - began
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        if step.threads is not None:
+            env.update(OMP_NUM_THREADS=str(step.threads), MKL_NUM_THREADS=str(step.threads))
         process = subprocess.Popen(step.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+                                   start_new_session=True, env=env)
     except OSError as error:
         if log is not None:
             log.close()
@@ -240,24 +248,15 @@ class Progress:
               file=self.out, flush=True)
 
 
-def next_step(waiting: list[Step], running: list[Step]) -> Step:
-    """The first waiting step of a kind that is not running, else the first: a verification beside
-    a counting rather than beside another verification, where the order allows."""
-    busy = {s.kind for s in running}
-    return next((s for s in waiting if s.kind not in busy), waiting[0])
-
-
 def run_steps(parallel: list[Step], timed: list[Step], out: Path, jobs: int, progress: Progress,
               estimates: Estimates) -> None:
-    """The parallel steps ``jobs`` at once (:func:`next_step`), then the timed rounds one at a time."""
+    """The parallel steps ``jobs`` at once, in their order, then the timed rounds one at a time."""
     waiting, running = list(parallel), []
     began = progress.began
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                step = next_step(waiting, [r.step for r in running])
-                waiting.remove(step)
-                running.append(_start(step, out, began))
+                running.append(_start(waiting.pop(0), out, began))
             time.sleep(0.5)
             for r in [r for r in running if r.process.poll() is not None]:
                 running.remove(r)

@@ -203,9 +203,12 @@ def environment_pythons(envs: list[str], tox: list[str]) -> dict[str, Path]:
     return pythons
 
 
-READY_CHECK = ("import torch, torchvision, pytest_benchmark, blitzbench; "
-               "print(torch.__version__.split('+')[0]); print(torchvision.__version__.split('+')[0]); "
-               "print(blitzbench.__file__)")
+# Read from the installed packages' metadata and import specs, without importing torch (seconds).
+READY_CHECK = ("import sys, importlib.metadata as m, importlib.util as u\n"
+               "missing = [n for n in ('torch', 'torchvision', 'pytest_benchmark', 'blitzbench') if not u.find_spec(n)]\n"
+               "if missing: sys.exit('not installed: ' + ', '.join(missing))\n"
+               "print(m.version('torch').split('+')[0]); print(m.version('torchvision').split('+')[0])\n"
+               "print(u.find_spec('blitzbench').origin)")
 
 
 def not_ready(env: str, python: Path) -> str | None:
@@ -220,7 +223,8 @@ def not_ready(env: str, python: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"its Python does not run ({error})"
     if done.returncode != 0:
-        return "a package is missing: " + ((done.stderr.strip().splitlines() or ["?"])[-1])
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return last if last.startswith("not installed: ") else f"its Python fails the check: {last}"
     torch, torchvision, location = (done.stdout.strip().splitlines() + ["", "", ""])[:3]
     pinned = pins(env)
     for package, version in (("torch", torch), ("torchvision", torchvision)):

@@ -51,17 +51,22 @@ def test_plan_verifies_and_counts_each_environment_then_interleaves_the_rounds(t
     pythons = {"torch214": Path("/e/a/python"), "torch215": Path("/e/b/python")}
     parallel, timed = compare.plan(pythons, tmp_path, rounds=2, jobs=2, isa="native", pytest_args=[],
                                    harness_tests=False, run_id="id")
-    assert sorted(s.name for s in parallel) == ["count torch214", "count torch215", "verify torch214", "verify torch215"]
+    # The verifications first (the longest steps), then the countings.
+    assert [s.name for s in parallel] == ["verify torch214", "verify torch215", "count torch214", "count torch215"]
     count = next(s for s in parallel if s.name == "count torch214")
     assert count.command[:3] == ["/e/a/python", "-m", "pytest"] and count.command[3:4] == compare.COUNTED_FILES
     assert "--instructions" in count.command and count.command[count.command.index("--counting-isa") + 1] == "native"
     assert count.command[-3:] == compare.DEFAULT_SELECTION
-    # The cores are shared between the steps that run at once: one valgrind process each here.
-    assert count.command[count.command.index("--instructions-jobs") + 1] == str(max(1, (os.cpu_count() or 1) // 2))
+    # The cores are shared between the steps that run at once: each its share of threads, and a
+    # counting step as many valgrind processes.
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert count.command[count.command.index("--instructions-jobs") + 1] == str(share)
+    assert all(s.threads == share for s in parallel)
     verify = next(s for s in parallel if s.name == "verify torch215")
     assert verify.command[3:5] == verification.SUITE and "tests" not in verify.command
     assert [(s.env, s.round) for s in timed] == [("torch214", 1), ("torch215", 1), ("torch215", 2), ("torch214", 2)]
     assert all("--instructions" not in s.command and "--benchmark-only" in s.command for s in timed)
+    assert all(s.threads is None for s in timed)  # a timed round runs alone, with torch's own threads
     _, timed = compare.plan(pythons, tmp_path, 0, 1, "avx", ["--quick", "--models", "lenet"], True, "id")
     assert timed == []
 
@@ -81,14 +86,6 @@ def test_the_estimate_of_time_left_learns_from_finished_steps_and_shares_the_job
     assert estimates.left([], [(waiting[0], verify - 1)], []) == 0.1 * verify
     estimates.record(compare.Step("verify", "a", seconds=100.0))
     assert estimates.left(waiting[2:3], [], [compare.Step("round", "a", 1)]) == 100.0 + round_
-
-
-def test_a_verification_is_started_beside_a_counting_rather_than_beside_another():
-    v_a, c_b, v_b, c_a = (compare.Step(k, e) for k, e in (("verify", "a"), ("count", "b"), ("verify", "b"),
-                                                          ("count", "a")))
-    assert compare.next_step([v_b, c_a], [v_a]) is c_a
-    assert compare.next_step([v_b, c_a], [c_b]) is v_b
-    assert compare.next_step([v_b], [v_a]) is v_b  # nothing else to start
 
 
 @needs_valgrind
@@ -130,10 +127,12 @@ def test_verification_and_counting_of_different_environments_run_at_once(tmp_pat
     done = run_compare(tmp_path, "--jobs", "2", fake_env={"FAKE_TOX_MEET": "1"})
     assert done.returncode == 0, done.stderr
     calls_file = tmp_path / "calls.jsonl"
-    # Each verification and each counting saw a step of the other kind started before it ended.
+    # Each verification and each counting saw the other environment's step of its kind start before
+    # it ended; each ran with its share of the cores as threads.
     for kind in ("verify", "count"):
         for env in ("torch214", "torch215"):
-            assert Path(f"{calls_file}.met-{kind}-{env}").read_text() == "True", (kind, env)
+            met, threads = Path(f"{calls_file}.met-{kind}-{env}").read_text().split()
+            assert met == "True" and threads == str(max(1, (os.cpu_count() or 1) // 2)), (kind, env)
 
 
 def _compare_again(tmp_path, out: str, **fake_env):

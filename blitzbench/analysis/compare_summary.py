@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from blitzbench.analysis import instruction_compare, report_text, verification
+from blitzbench.analysis import instruction_compare, report_text, verdicts, verification
 from blitzbench.analysis.comparison import Report
 
 EXPLAINED_CASES = 3  # per compared release: the cases whose counts changed most, among those called
@@ -66,8 +66,10 @@ def correctness_lines(table: dict, differing: list[dict], fmt: str) -> list[str]
     lines = []
     for r in table["releases"]:
         counts = {o: r[o] for o in verification.OUTCOMES}
+        threads = r.get("torch_threads")
         lines.append(f"{r['env']} (torch {r['torch']}): " + ", ".join(
-            f"{counts[o]} {'failing by known bugs' if o == 'known bug' else o}" for o in verification.OUTCOMES))
+            f"{counts[o]} {'failing by known bugs' if o == 'known bug' else o}" for o in verification.OUTCOMES)
+            + (f" ({verdicts.plural(int(threads), 'intra-op thread')})" if threads and threads.isdigit() else ""))
     failures = table["failures"]
     if failures:
         lines += ["", f"FAILED: {len(failures)} check{'s' * (len(failures) != 1)} (a failure is a finding: "

@@ -228,6 +228,7 @@ def build(runs: list[ReleaseRun]) -> dict:
     return {
         "releases": [{"env": run.env, "torch": run.torch, "torchvision": run.properties.get("torchvision"),
                       "python": run.properties.get("python"), "suite_commit": run.properties.get("suite_commit"),
+                      "torch_threads": run.properties.get("torch_threads"),
                       "started": run.started, "seconds": run.seconds, **run.counts(),
                       "known_bugs": [bug.key for bug in known_bugs.bugs_of(run.versions())]} for run in runs],
         "known_bugs": known_bug_rows(runs),

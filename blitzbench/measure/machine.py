@@ -59,9 +59,11 @@ def suite_commit() -> str:
 
 
 def release_properties() -> dict[str, str]:
-    """What a verification run verified: torch, torchvision, Python, the suite's commit
-    (recorded in the JUnit XML, read by blitzbench.analysis.verification)."""
+    """What a verification run verified: torch, torchvision, Python, the suite's commit, and the
+    intra-op threads torch ran with (recorded in the JUnit XML, read by
+    blitzbench.analysis.verification)."""
     info = describe()
     return {"torch": info["torch_version"], "torchvision": str(info["torchvision_version"]),
             "python": platform.python_version(), "cuda": str(info["cuda_version"]),
-            "gpu": str(info["gpu_name"] or "none"), "suite_commit": suite_commit()}
+            "gpu": str(info["gpu_name"] or "none"), "suite_commit": suite_commit(),
+            "torch_threads": str(torch.get_num_threads())}

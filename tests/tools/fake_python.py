@@ -6,8 +6,8 @@ pytest arguments: a synthetic JUnit XML where ARGS has ``--junitxml`` (the verif
 synthetic saved run (counted with ``--instructions``). FAKE_TOX_* settings as in fake_tox, and:
 
   FAKE_TOX_MEET    each verification and counting step writes FAKE_TOX_CALLS + ".KIND-ENV" and waits
-                   (up to 60 s) for a step of the other kind to have started, then records whether one
-                   had, in FAKE_TOX_CALLS + ".met-KIND-ENV"
+                   (up to 60 s) for another environment's step of its kind to have started, then records
+                   whether one had and its OMP_NUM_THREADS, in FAKE_TOX_CALLS + ".met-KIND-ENV"
   FAKE_TOX_TORCH   the torch version the ready check answers (default: the one tox.ini pins)
 """
 
@@ -36,13 +36,18 @@ def main(argv):
         calls.write(fake_tox.json.dumps([env, ["python", *argv]]) + "\n")
     verifying = any(a.startswith("--junitxml=") for a in args)
     if os.environ.get("FAKE_TOX_MEET") and (verifying or "--instructions" in args):
-        kind, other = ("verify", "count") if verifying else ("count", "verify")
+        kind = "verify" if verifying else "count"
         calls = Path(os.environ["FAKE_TOX_CALLS"])
         Path(f"{calls}.{kind}-{env}").write_text(env)
+        others = [e for e in os.environ["FAKE_TOX_ENVS"].split(",") if e and e != env]
+
+        def met():
+            return any(Path(f"{calls}.{kind}-{other}").exists() for other in others)
+
         deadline = time.monotonic() + 60
-        while not list(calls.parent.glob(f"{calls.name}.{other}-*")) and time.monotonic() < deadline:
+        while not met() and time.monotonic() < deadline:
             time.sleep(0.05)
-        Path(f"{calls}.met-{kind}-{env}").write_text(str(bool(list(calls.parent.glob(f"{calls.name}.{other}-*")))))
+        Path(f"{calls}.met-{kind}-{env}").write_text(f"{met()} {os.environ.get('OMP_NUM_THREADS', 'unset')}")
     if verifying:
         return fake_tox.verify(env, ["python", "-m", "pytest", *args])
     return fake_tox.run(env, args)
