@@ -11,8 +11,9 @@ Python (environments that are ready are used as they are, blitzbench.matrix.not_
 * ``round``: with ``rounds``, timed runs in interleaved rounds (A B, B A, ...: blitzbench.matrix.order),
   saved under ``OUT/<env>/``, for the report's paired time verdicts.
 
-Verification and counting of different environments run ``jobs`` at once: counts do not depend
-on the load, and checks do not time anything. Timed rounds run after them, one at a time, with
+Verification and counting of different environments run ``jobs`` at once, the verifications
+first, each step with its share of the cores as intra-op threads (:func:`plan`): counts do not
+depend on the load, and checks do not time anything. Timed rounds run after them, one at a time, with
 nothing beside them. One progress line per finished step, with the time elapsed and an estimate
 of the time left (:class:`Estimates`). Each step's output goes to ``OUT/logs/<step>.log``; the
 time of each step and the total are saved as ``OUT/steps.json``. A step that fails stops the
@@ -44,9 +45,10 @@ COUNTED_FILES = ["bench/test_throughput.py"]  # the cases --instructions counts
 TIMED_FILES = ["bench"]
 RUN_OPTIONS = ["-q", "-p", "no:cacheprovider"]
 STEPS_FILE = "steps.json"
-# Seconds per step on a 2-core machine, two environments at once (results/compare/): the estimate of
-# the time left until a step of that kind has finished here.
-DEFAULT_SECONDS = {"verify": 420.0, "count": 200.0, "round": 90.0}
+# Seconds per step on a 2-core machine, two steps at once with one thread each (results/compare/;
+# a quick CPU round alone, results/tox/): the estimate of the time left until a step of that kind
+# has finished here.
+DEFAULT_SECONDS = {"verify": 445.0, "count": 275.0, "round": 60.0}
 
 
 def default_jobs() -> int:
@@ -64,7 +66,7 @@ class Step:
     started: float | None = None  # seconds from the command's start
     seconds: float | None = None
     result: str = ""  # what it produced, in words
-    saved: str | None = None  # the file it saved
+    saved: str | None = None  # the file it saved, relative to OUT
 
     @property
     def name(self) -> str:
@@ -223,12 +225,12 @@ def _finish(r: Running, out: Path) -> None:
             raise _failed(r, out, str(error)) from None
         os.replace(partial, final)
         step.result = f"torch {run.torch}: {matrix.counts_text(run.counts())}"
-        step.saved = str(final)
+        step.saved = str(final.relative_to(out))
         return
     new = sorted(set(folder.glob("*.json")) - r.before)
     if status != 0 or len(new) != 1:
         raise _failed(r, out, f"exit {status}" if status != 0 else f"it saved {len(new)} runs instead of one")
-    step.saved = str(new[0])
+    step.saved = str(new[0].relative_to(out))
     if step.kind == "count":
         seconds = matrix.counting_seconds(new[0])
         step.result = "counted" + (f" in {matrix.duration_text(seconds)} of valgrind" if seconds is not None else "")

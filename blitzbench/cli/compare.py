@@ -13,8 +13,10 @@ for time verdicts; the report calls a change of time from 6 rounds up. The selec
 CPU set (--quick --device cpu) unless PYTEST_ARGS after -- say otherwise; counting covers
 bench/test_throughput.py's CPU cases, rounds time all of bench/'s benchmarks in the selection.
 
-Verification and counting of different environments run --jobs at once (default: one per CPU core);
-timed rounds never run beside anything. Environments are made by tox when missing or holding
+Verification and counting of different environments run --jobs at once (default: one per CPU core),
+the verifications first, each step with its share of the cores as torch's intra-op threads (on 2
+cores and 2 jobs: one thread each; --jobs 1 verifies with every core's thread, more slowly); timed
+rounds never run beside anything. Environments are made by tox when missing or holding
 another torch or torchvision than tox.ini pins, and used as they are when ready. One progress line per finished step, with the time elapsed and an
 estimate of the time left.
 
