@@ -29,19 +29,18 @@ QUOTED = {
     "blitzbench report results/tox --baseline 2.11.0": [
         "1.075 [0.983, 1.179]", "1.21 [1.05, 1.42]", "1.20 [1.07, 1.52]", "0.75 [0.61, 0.92]"],
     "blitzbench report results/tox/instructions --baseline torch24": [
-        "1.0154", "1.0285", "1.0097", "1.0095"],
+        "1.0469", "1.0839", "1.0636", "1.0614"],
     "blitzbench report results/tox --baseline torch24 --html report.html --verification results/tox/verification.json": [],
-    f"blitzbench report {COUNTS}/torch24 {COUNTS}/torch26 --explain chapter_net-cpu-bs4-backward": [
-        "+51,080", "+1.42%", "+37,544", "+1.04%", "+26,208"],
+    f"blitzbench report {COUNTS}/torch24 {COUNTS}/torch26 --explain chapter_net-cpu-bs64-forward": [
+        "-1,873,060", "+4,238,399", "+109.7%"],
+    f"blitzbench report {COUNTS}/torch26 {COUNTS}/torch28 --explain chapter_net-cpu-bs64-backward": [
+        "+1,716,864", "+17.9%"],
     f"blitzbench report {COUNTS}/torch28 {COUNTS}/torch210 --explain chapter_net-cpu-bs4-step": [
-        "+35,790", "+33,940", "+16.7%"],
-    f"blitzbench report {COUNTS}/torch28 {COUNTS}/torch210 --explain chapter_net-cpu-bs64-forward": ["+364,170"],
+        "+8,550", "+281.2%"],
     f"blitzbench report {COUNTS}/torch210 {COUNTS}/torch211 --explain chapter_net-cpu-bs4-step": [
-        "-18,274", "-2.37%"],
+        "-14,599", "-21.1%"],
     f"blitzbench report {COUNTS}/torch212 {COUNTS}/torch214 --explain chapter_net-cpu-bs4-step": [
-        "-27,122", "-27,082", "-3.68%"],
-    f"blitzbench report {COUNTS}/torch212 {COUNTS}/torch214 --explain chapter_net-cpu-bs4-backward": [
-        "+21,039", "+20,562"],
+        "-5,700", "-49.2%"],
 }
 
 
@@ -134,7 +133,8 @@ def test_the_count_table_of_results_md_is_what_the_report_gives(tmp_path, capsys
 def test_the_time_table_of_results_md_is_what_the_report_gives(tmp_path, capsys, at_root):
     run("blitzbench report results/tox --baseline torch24", tmp_path, capsys, "--json", str(tmp_path / "times.json"))
     saved = json.loads((tmp_path / "times.json").read_text())
-    series = {s["torch_version"].split("+")[0]: s for s in saved["series"]}
+    # The timed series of each release (its counted runs, made on another machine, are a series apart).
+    series = {s["torch_version"].split("+")[0]: s for s in saved["series"] if s.get("ratio") is not None}
     rows = _table_rows(ROOT / "docs" / "results.md", "| release | geometric mean [95% interval] |")
     assert [row[0] for row in rows] == ["2.11.0", "2.14.1", "2.15.0"]
     for release, interval, verdict, called in rows:

@@ -170,7 +170,7 @@ class Report:
     sides: dict[int, Side]  # series index -> its comparison; the baseline has none
     machines: dict[str, list[str]]  # machine -> the labels of its series, majority first
     baseline_reason: str = ""
-    counting_isa: str | None = None  # the --counting-isa of every counted run; None: none counted
+    counting_isa: tuple[str, ...] = ()  # the --counting-isa settings of the counted runs (series apart)
 
     @property
     def counted(self) -> bool:
@@ -237,7 +237,9 @@ def build_report(series: list[Series], baseline: Series, min_change: float,
                  min_change_instructions: float = instruction_compare.DEFAULT_MIN_CHANGE_PCT / 100,
                  baseline_reason: str = "") -> Report:
     keys = sorted({k for s in series for r in s.runs for k in r.cases})
-    isa = instruction_compare.check_one_setting([r for s in series for r in s.runs])
+    for s in series:  # a series' counts are one median: of one setting
+        instruction_compare.check_one_setting(s.runs)
+    isa = tuple(sorted({r.counting_isa for s in series for r in s.runs if r.instructions}))
     sides = {}
     for i, s in enumerate(series):
         if s is baseline:
@@ -245,6 +247,8 @@ def build_report(series: list[Series], baseline: Series, min_change: float,
         pairs = pair_runs(baseline, s)
         found = {k: compare_case(pairs, baseline, s, k, min_change) for k in keys} if pairs else {}
         times = {k: c for k, c in found.items() if c is not None}
+        if any(r.instructions for r in baseline.runs) and any(r.instructions for r in s.runs):
+            instruction_compare.check_one_setting([*baseline.runs, *s.runs])  # never counts of two settings
         counts = instruction_compare.compare_counts(baseline, s, keys, min_change_instructions)
         sides[i] = Side(i, s, len(pairs), times, summarize(pairs, times, min_change) if times else None, counts,
                         instruction_compare.summarize_counts(counts, min_change_instructions),

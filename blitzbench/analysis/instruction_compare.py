@@ -57,7 +57,8 @@ def check_one_setting(runs) -> str | None:
         found = "; ".join(f"{setting}: {', '.join(paths[:2])}{f' and {len(paths) - 2} more' if len(paths) > 2 else ''}"
                           for setting, paths in sorted(by_setting.items()))
         raise BadInput(f"counts made under different --counting-isa settings are not compared ({found}); accepted: "
-                       f"runs counted under one setting (count again with --counting-isa, or name one setting's runs)")
+                       f"a baseline and series counted under one setting (count again with --counting-isa, or name "
+                       f"one setting's runs)")
     return next(iter(by_setting), None)
 
 

@@ -94,7 +94,7 @@ def document(report: Report) -> dict:
     return {"baseline": report.baseline.name, "baseline_label": report.baseline.label,
             "min_change": report.min_change, "min_change_instructions": report.min_change_instructions,
             "confidence": paired_stats.CONFIDENCE, "min_rounds": paired_stats.MIN_ROUNDS,
-            "machines": report.machines, "counted_runs_note": COUNTED_TIMES, "counting_isa": report.counting_isa,
+            "machines": report.machines, "counted_runs_note": COUNTED_TIMES, "counting_isa": list(report.counting_isa),
             "series": series_records(report), "records": records(report)}
 
 

@@ -81,9 +81,13 @@ def header_lines(report: Report) -> list[str]:
                  f"{report.baseline_reason or 'the lowest release'})")
     if len(report.machines) == 1:
         lines += machine_lines(report)
-    if report.counting_isa:
-        lines.append(f"instructions counted with --counting-isa {report.counting_isa} "
-                     f"({counting_isa.DESCRIPTIONS.get(report.counting_isa, 'unknown setting')})")
+    if len(report.counting_isa) == 1:
+        [setting] = report.counting_isa
+        lines.append(f"instructions counted with --counting-isa {setting} "
+                     f"({counting_isa.DESCRIPTIONS.get(setting, 'unknown setting')})")
+    elif report.counting_isa:
+        lines.append(f"instructions counted under --counting-isa {' and '.join(report.counting_isa)}, in different "
+                     "series: counts are compared only between runs of one setting")
     return lines
 
 

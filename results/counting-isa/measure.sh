@@ -5,7 +5,7 @@
 # chapter_net's cases with a change planted (tests/plugins): one in torch's own code
 # (blitz_plant_forward: a logcumsumexp in every forward pass) and one inside the convolution
 # kernels' call path (blitz_plant_conv: the first convolution run again on an eighth of the batch).
-# One run at a time; each saves under results/counting-isa/<setting>/<run>/.
+# One run at a time; each saves under results/counting-isa/<setting>-<run>/.
 #
 #   bash results/counting-isa/measure.sh [SETTING ...]      (default: avx native)
 #   bash results/counting-isa/summarize.sh                   the tables in results/counting-isa/README.md
@@ -19,7 +19,7 @@ settings=("$@")
 count() {  # SETTING RUN [pytest options]
     local setting=$1 name=$2
     shift 2
-    local folder=$out/$setting/$name
+    local folder=$out/$setting-$name
     if compgen -G "$folder/*_cpu.json" >/dev/null; then
         echo "kept: $folder (already measured)"
         return

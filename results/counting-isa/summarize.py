@@ -25,7 +25,7 @@ PLANTS = {"planted-forward": "a logcumsumexp in every forward pass (torch's own 
 
 
 def run_of(setting: str, name: str):
-    paths = sorted((HERE / setting / name).glob("*_cpu.json"))
+    paths = sorted((HERE / f"{setting}-{name}").glob("*_cpu.json"))
     return load_run(paths[-1]) if paths else None
 
 
