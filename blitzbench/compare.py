@@ -167,8 +167,10 @@ def _start(step: Step, out: Path, began: float) -> Running:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         if step.threads is not None:
             env.update(OMP_NUM_THREADS=str(step.threads), MKL_NUM_THREADS=str(step.threads))
+        # SIGINT at its default in the step (stop_all stops it so, first), whatever this process inherited.
         process = subprocess.Popen(step.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=env)
+                                   start_new_session=True, env=env,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     except OSError as error:
         if log is not None:
             log.close()

@@ -81,8 +81,11 @@ class Log:
 def run_step(command: list[str], seconds: int, log: Log, env: dict) -> int:
     """Run ``command`` with its output in the log; at ``seconds`` it gets SIGINT (pytest then
     ends cleanly), KILL_AFTER_S later SIGKILL. 124 when it was stopped at its limit."""
+    # SIGINT at its default in the step, which is stopped by it: a command started in the
+    # background by a shell (nohup ... &) inherits SIGINT ignored, and would run on to SIGKILL.
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1, start_new_session=True)
+                               text=True, bufsize=1, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     started = time.monotonic()
     stopped = False
 
