@@ -241,8 +241,8 @@ def _finish(r: Running, out: Path) -> None:
 
 
 class Progress:
-    def __init__(self, total: int, estimates: Estimates, began: float, out=sys.stdout):
-        self.total, self.done, self.estimates, self.began, self.out = total, 0, estimates, began, out
+    def __init__(self, total: int, began: float, out=sys.stdout):
+        self.total, self.done, self.began, self.out = total, 0, began, out
 
     def line(self, step: Step, left: float) -> None:
         self.done += 1
@@ -308,7 +308,7 @@ def run_compare(envs: list[str], out: Path, tox: list[str], jobs: int, rounds: i
     total = len(parallel) + len(timed)
     print(f"{PROG}: environments ready in {matrix.duration_text(ready_seconds)}; about "
           f"{matrix.duration_text(estimates.left(parallel, [], timed))} to go", file=stream, flush=True)
-    progress = Progress(total, estimates, began, stream)
+    progress = Progress(total, began, stream)
     record = {"command": [PROG, ",".join(envs)], "envs": envs, "jobs": jobs, "cpu_count": os.cpu_count(),
               "counting_isa": isa, "rounds": rounds, "selection": selection(pytest_args),
               "started": datetime.now().isoformat(timespec="seconds"),

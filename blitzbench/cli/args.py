@@ -165,6 +165,15 @@ def check_outputs(outputs: dict[str, Path | None], inputs=(), suffixes: dict[str
                            "accepted: a new file name (or an earlier output of this option)")
 
 
+def split_pytest_args(argv) -> tuple[list[str], list[str]]:
+    """(the command's own arguments, the pytest arguments after ``--``)."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1:]
+
+
 def check_output_folder(option: str, path: Path, empty: bool = False) -> None:
     """A folder results are written into, checked before any work starts; BadInput (one line) if
     it is a file or inside one, and, with ``empty``, if it already holds anything (files there are

@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 
 from blitzbench import counting_isa
-from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder
+from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, split_pytest_args
 from blitzbench.messages import RunFailed, shown
 from blitzbench.values import accepted_whole_numbers, whole_number
 
@@ -50,11 +50,7 @@ DEFAULT_FOLDER = Path("results") / "compare"
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pytest_args = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, pytest_args = argv[:cut], argv[cut + 1:]
+    argv, pytest_args = split_pytest_args(sys.argv[1:] if argv is None else argv)
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments, the baseline first (tox -l lists them)")
     p.add_argument("--rounds", default="0", metavar="N",

@@ -46,7 +46,7 @@ from pathlib import Path
 from blitzbench import matrix
 from blitzbench.analysis import verification
 from blitzbench.analysis.paired_stats import MIN_ROUNDS
-from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, check_outputs
+from blitzbench.cli.args import BadInput, OneLineParser, check_output_folder, check_outputs, split_pytest_args
 from blitzbench.cli.verification import check_table_paths
 from blitzbench.messages import RunFailed
 from blitzbench.values import accepted_whole_numbers, whole_number
@@ -55,11 +55,7 @@ PROG = matrix.PROG
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pytest_args = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, pytest_args = argv[:cut], argv[cut + 1:]
+    argv, pytest_args = split_pytest_args(sys.argv[1:] if argv is None else argv)
     p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("envs", metavar="ENV,ENV[,...]", help="tox environments (tox -l lists them)")
     p.add_argument("--rounds", default=None, metavar="R",
